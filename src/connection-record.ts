@@ -1,0 +1,223 @@
+import { monotonicNow, toEpochMs } from './clock.js';
+import { emit } from './events.js';
+import { describeError } from './logging.js';
+import type { Pool } from './pool.js';
+
+let nextRecordId = 1;
+
+/**
+ * A long-lived slot of the pool (SQLAlchemy's `_ConnectionRecord`). It holds at most one driver
+ * connection at a time and outlives it: when its connection is invalidated, recycled or found dead,
+ * the record opens a new one at its next checkout and keeps its `recordInfo`.
+ *
+ * The record owns one connection's life — open, stale checks, invalidate, close. Which record a
+ * caller gets is the pool's business; what one checkout does is the `PooledConnection`'s.
+ */
+export class ConnectionRecord<C> {
+  /** A number unique in the process; log lines name connections by it (`#7`), never by the driver object. */
+  readonly id: number = nextRecordId++;
+  /** The driver connection, or `null` when the record is empty (never connected, invalidated, closed). */
+  connection: C | null = null;
+  /** When the current connection was opened (epoch ms from the monotonic clock), 0 if never. */
+  startTime = 0;
+  /** Run with the driver connection at the next checkin, last added first; dropped if the connection closes. */
+  readonly finalizeCallbacks: ((conn: C) => void)[] = [];
+
+  readonly #pool: Pool<C>;
+  #info: Record<string, unknown> | null = null;
+  #recordInfo: Record<string, unknown> | null = null;
+  /** The monotonic time the current connection's connect began; recycle ages are measured from it. */
+  #openedAt = 0;
+  /** The pool's invalidation generation when the current connection's connect began. */
+  #generation = 0;
+  #softInvalidated = false;
+  /** Set by the dialect's error listener: the server dropped this connection. */
+  #dead = false;
+  /** Opened during the checkout in progress, so pre-ping must skip it. */
+  #fresh = false;
+  /** Outstanding checkouts of this record: 0 or 1, except in StaticPool where many share it. */
+  #checkouts = 0;
+  #connecting: Promise<C> | null = null;
+
+  constructor(pool: Pool<C>) {
+    this.#pool = pool;
+  }
+
+  /** User data tied to the driver connection: kept across checkouts, emptied when the connection is replaced. */
+  get info(): Record<string, unknown> {
+    return (this.#info ??= {});
+  }
+
+  /** User data tied to this record: survives reconnects and invalidation. */
+  get recordInfo(): Record<string, unknown> {
+    return (this.#recordInfo ??= {});
+  }
+
+  /** Alias of `startTime` (SQLAlchemy's `last_connect_time`). */
+  get lastConnectTime(): number {
+    return this.startTime;
+  }
+
+  get inUse(): boolean {
+    return this.#checkouts > 0;
+  }
+
+  /** @internal Invalidation generation of the current connection. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Why the current connection must not be handed out again, or `null` if it may. Checked at
+   * checkout (replace it) and at return (close it now rather than keep a connection nobody can use).
+   */
+  staleReason(): string | null {
+    if (this.#dead) return 'the server dropped it';
+    const pool = this.#pool;
+    if (this.#generation < pool._generation) return 'the pool was invalidated or disposed';
+    if (this.#softInvalidated) return 'it was soft-invalidated';
+    const recycle = pool._options.recycle;
+    if (recycle >= 0 && monotonicNow() - this.#openedAt > recycle) return `it is older than recycle (${recycle}ms)`;
+    return null;
+  }
+
+  /** Connect, or replace a stale connection, then return the driver connection. */
+  getConnection(): C | Promise<C> {
+    const conn = this.connection;
+    if (conn !== null && this.staleReason() === null) return conn;
+    return (this.#connecting ??= this.#reconnect().finally(() => (this.#connecting = null)));
+  }
+
+  async #reconnect(): Promise<C> {
+    const old = this.connection;
+    if (old !== null) {
+      this.#pool._log.info(`Connection #${this.id} is replaced: ${this.staleReason() ?? 'stale'}`);
+      await this.#closeConnection(old, this.#dead);
+    }
+    this.#info = null;
+    return this.#connect();
+  }
+
+  async #connect(): Promise<C> {
+    const pool = this.#pool;
+    this.connection = null;
+    this.#generation = pool._generation;
+    this.#softInvalidated = false;
+    this.#dead = false;
+    const openedAt = monotonicNow();
+    const conn = await pool._invokeCreator(this);
+    this.connection = conn;
+    this.#openedAt = openedAt;
+    this.startTime = toEpochMs(openedAt);
+    this.#fresh = true;
+    pool._log.debug(`Created new connection #${this.id}`);
+    const onConnect = pool._dialect.onConnect;
+    if (onConnect !== undefined) onConnect.call(pool._dialect, conn, (error: unknown) => { this.#markDead(conn, error); });
+    try {
+      await pool._connected(conn, this);
+    } catch (error) {
+      // A connect listener refused the new connection: close it rather than leak it.
+      await this.#closeConnection(conn, false);
+      throw error;
+    }
+    return conn;
+  }
+
+  /** The dialect saw the connection die (its 'error' event): replace it at checkout, or close it now if idle. */
+  #markDead(conn: C, error: unknown): void {
+    if (this.connection !== conn || this.#dead) return;
+    this.#dead = true;
+    this.#pool._log.info(`Connection #${this.id} was dropped by the server (${describeError(error)})`);
+    if (!this.inUse && this.#connecting === null) void this.#closeConnection(conn, true);
+  }
+
+  /**
+   * Invalidate the driver connection. Hard (default): close it now and leave the record empty.
+   * Soft: keep using it, replace it at its next checkout.
+   */
+  async invalidate(error?: unknown, options?: { soft?: boolean }): Promise<void> {
+    const conn = this.connection;
+    if (conn === null) return;
+    const soft = options?.soft === true;
+    const pool = this.#pool;
+    try {
+      await emit(soft ? pool._events.lists.softInvalidate : pool._events.lists.invalidate, conn, this, error);
+    } catch (listenerError) {
+      pool._log.error(`${soft ? 'softInvalidate' : 'invalidate'} listener failed`, listenerError);
+    }
+    const reason = error === undefined ? '' : ` (reason: ${describeError(error)})`;
+    pool._log.info(`${soft ? 'Soft invalidate' : 'Invalidate'} connection #${this.id}${reason}`);
+    if (soft) this.#softInvalidated = true;
+    else if (this.connection === conn) await this.#closeConnection(conn, true);
+  }
+
+  /** Close the driver connection (if any) and keep the record reusable. */
+  close(): Promise<void> {
+    const conn = this.connection;
+    return conn === null ? Promise.resolve() : this.#closeConnection(conn, false);
+  }
+
+  /** Empties the record first, so no one can take the connection while it closes. */
+  async #closeConnection(conn: C, terminate: boolean): Promise<void> {
+    if (this.connection === conn) this.connection = null;
+    this.finalizeCallbacks.length = 0;
+    this.#info = null;
+    const pool = this.#pool;
+    pool._log.debug(`Closing connection #${this.id}`);
+    try {
+      await emit(pool._events.lists.close, conn, this);
+    } catch (listenerError) {
+      pool._log.error('close listener failed', listenerError);
+    }
+    await pool._closeDriverConnection(conn, terminate);
+  }
+
+  /**
+   * Give the record back to the pool: run the finalize callbacks, emit `checkin`, then let the pool
+   * decide where the record goes. A second checkin warns "Double checkin attempted" and does nothing.
+   */
+  checkin(): void | Promise<void> {
+    if (this.#checkouts === 0) {
+      this.#pool._log.warn(`Double checkin attempted on connection #${this.id}`);
+      return;
+    }
+    this.#checkouts--;
+    const conn = this.connection;
+    const callbacks = this.finalizeCallbacks;
+    if (conn !== null) {
+      while (callbacks.length !== 0) {
+        const callback = callbacks.pop() as (conn: C) => void;
+        try {
+          callback(conn);
+        } catch (error) {
+          this.#pool._log.error(`finalize callback failed on connection #${this.id}`, error);
+        }
+      }
+    } else callbacks.length = 0;
+    return this.#pool._checkinRecord(this, conn);
+  }
+
+  /** @internal The pool hands this record to a checkout. */
+  _checkedOut(): void {
+    this.#checkouts++;
+  }
+
+  /** @internal Whether the current connection was opened during this checkout (clears the mark). */
+  _takeFresh(): boolean {
+    const fresh = this.#fresh;
+    this.#fresh = false;
+    return fresh;
+  }
+
+  /** @internal A detach takes the driver connection away: the record becomes empty without closing it. */
+  _release(): void {
+    this.connection = null;
+    this.#info = null;
+    this.finalizeCallbacks.length = 0;
+  }
+
+  /** @internal Terminate the connection of a checkout that was garbage-collected. */
+  _terminateAbandoned(conn: C): Promise<void> {
+    return this.#closeConnection(conn, true);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Every error lifeguard raises extends {@link PoolError} and carries a stable `code`, so callers can
+ * branch on `error.code` without string-matching messages. Driver errors pass through unchanged, or
+ * ride along as `cause` where lifeguard wraps them.
+ */
+export class PoolError extends Error {
+  readonly code: string = 'POOL_ERROR';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An option or argument has the wrong type or range. The message names it and the value given. */
+export class ArgumentError extends PoolError {
+  override readonly code = 'ARGUMENT';
+}
+
+/** What a timeout error reports about the pool at the moment the waiter gave up. */
+export interface PoolTimeoutCounts {
+  readonly poolSize: number;
+  readonly maxOverflow: number;
+  readonly timeout: number;
+  readonly checkedOut: number;
+  readonly checkedIn: number;
+  readonly overflow: number;
+  readonly waiting: number;
+}
+
+/**
+ * No connection became available within `timeout`. `cause` is the last connect error the pool saw,
+ * if any: a pool that cannot reach its server times out *because* of that error, so it is reported.
+ */
+export class PoolTimeoutError extends PoolError implements PoolTimeoutCounts {
+  override readonly code = 'POOL_TIMEOUT';
+  readonly poolSize: number;
+  readonly maxOverflow: number;
+  readonly timeout: number;
+  readonly checkedOut: number;
+  readonly checkedIn: number;
+  readonly overflow: number;
+  readonly waiting: number;
+
+  constructor(message: string, counts: PoolTimeoutCounts, options?: { cause?: unknown }) {
+    super(message, options);
+    this.poolSize = counts.poolSize;
+    this.maxOverflow = counts.maxOverflow;
+    this.timeout = counts.timeout;
+    this.checkedOut = counts.checkedOut;
+    this.checkedIn = counts.checkedIn;
+    this.overflow = counts.overflow;
+    this.waiting = counts.waiting;
+  }
+}
+
+/**
+ * Thrown by a `checkout` listener (or raised internally by a failed pre-ping) to say the connection
+ * is dead: the pool replaces it and tries again, at most twice. With `invalidatePool` set, every
+ * connection opened before this one is replaced at its next checkout too.
+ */
+export class DisconnectionError extends PoolError {
+  override readonly code: string = 'DISCONNECTED';
+  readonly invalidatePool: boolean = false;
+}
+
+/** A {@link DisconnectionError} that also invalidates every older connection in the pool. */
+export class InvalidatePoolError extends DisconnectionError {
+  override readonly code = 'DISCONNECTED_INVALIDATE_POOL';
+  override readonly invalidatePool = true;
+}
+
+/** The request cannot be carried out in the object's current state (e.g. a returned connection). */
+export class InvalidRequestError extends PoolError {
+  override readonly code = 'INVALID_REQUEST';
+}
+
+/** `AssertionPool`: a second checkout while the first is still out. */
+export class PoolAssertionError extends PoolError {
+  override readonly code = 'POOL_ASSERTION';
+}
+
+/** The pool was closed with `close()`: it accepts no more checkouts. */
+export class PoolClosedError extends PoolError {
+  override readonly code = 'POOL_CLOSED';
+}

@@ -1,0 +1,124 @@
+import { monotonicNow } from './clock.js';
+
+/** One caller waiting for a slot. A node of the queue's doubly linked list, so removal is O(1). */
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+  deadline: number;
+  prev: Waiter<T> | null;
+  next: Waiter<T> | null;
+  signal: AbortSignal | null;
+  onAbort: (() => void) | null;
+}
+
+/**
+ * Callers waiting for a slot, served strictly first come, first served. `handOff` gives a slot to
+ * the longest waiter directly, so a returning connection never goes to whoever calls `connect()`
+ * next. Every waiter of a pool waits the same `timeout`, so deadlines are in queue order and one
+ * shared timer, armed for the head, serves them all; it is cleared whenever the queue empties, so
+ * an idle pool holds no timer. An aborted waiter leaves the queue at once.
+ */
+export class WaiterQueue<T> {
+  #head: Waiter<T> | null = null;
+  #tail: Waiter<T> | null = null;
+  #length = 0;
+  #timer: NodeJS.Timeout | null = null;
+  readonly #timeout: number;
+  readonly #onTimeout: () => Error;
+  readonly #runDetached: <R>(fn: () => R) => R;
+
+  /**
+   * @param timeout ms each waiter waits; `Infinity` waits forever.
+   * @param onTimeout builds the error a timed-out waiter gets.
+   * @param runDetached runs a function outside any caller's async context (timers must not keep one alive).
+   */
+  constructor(timeout: number, onTimeout: () => Error, runDetached: <R>(fn: () => R) => R) {
+    this.#timeout = timeout;
+    this.#onTimeout = onTimeout;
+    this.#runDetached = runDetached;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Wait for a hand-off. Rejects with the timeout error, or with the signal's reason when it aborts. */
+  wait(signal: AbortSignal | null): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter<T> = { resolve, reject, deadline: 0, prev: this.#tail, next: null, signal: null, onAbort: null };
+      if (this.#timeout !== Infinity) {
+        waiter.deadline = monotonicNow() + this.#timeout;
+        if (this.#timer === null) this.#arm(this.#timeout);
+      }
+      if (signal !== null) {
+        const onAbort = (): void => {
+          if (this.#unlink(waiter)) reject(signal.reason);
+        };
+        waiter.signal = signal;
+        waiter.onAbort = onAbort;
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      if (this.#tail === null) this.#head = waiter;
+      else this.#tail.next = waiter;
+      this.#tail = waiter;
+      this.#length++;
+    });
+  }
+
+  /** Give `value` to the longest waiter. Returns false when nobody waits. */
+  handOff(value: T): boolean {
+    const waiter = this.#head;
+    if (waiter === null) return false;
+    this.#unlink(waiter);
+    waiter.resolve(value);
+    return true;
+  }
+
+  /** Reject every waiter with `error` (pool closed). */
+  rejectAll(error: unknown): void {
+    let waiter = this.#head;
+    while (waiter !== null) {
+      const next = waiter.next;
+      this.#unlink(waiter);
+      waiter.reject(error);
+      waiter = next;
+    }
+  }
+
+  /** Take a waiter out of the list; false if it already left (served, timed out or aborted). */
+  #unlink(waiter: Waiter<T>): boolean {
+    const { prev, next } = waiter;
+    if (prev === null && this.#head !== waiter) return false;
+    if (prev === null) this.#head = next;
+    else prev.next = next;
+    if (next === null) this.#tail = prev;
+    else next.prev = prev;
+    waiter.prev = waiter.next = null;
+    this.#length--;
+    if (waiter.onAbort !== null) {
+      (waiter.signal as AbortSignal).removeEventListener('abort', waiter.onAbort);
+      waiter.onAbort = null;
+    }
+    if (this.#length === 0 && this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    return true;
+  }
+
+  #arm(delay: number): void {
+    this.#timer = this.#runDetached(() => setTimeout(this.#expire, Math.max(0, Math.ceil(delay))));
+  }
+
+  readonly #expire = (): void => {
+    this.#timer = null;
+    const now = monotonicNow();
+    let waiter = this.#head;
+    while (waiter !== null && waiter.deadline <= now) {
+      this.#unlink(waiter);
+      waiter.reject(this.#onTimeout());
+      waiter = this.#head;
+    }
+    if (waiter !== null && this.#timer === null) this.#arm(waiter.deadline - now);
+  };
+}
