@@ -81,10 +81,22 @@ export class ConnectionRecord<C> {
     return null;
   }
 
+  /** `staleReason() !== null`, without building the reason: runs on every checkout and return. */
+  isStale(): boolean {
+    const pool = this.#pool;
+    const recycle = pool._options.recycle;
+    return (
+      this.#dead ||
+      this.#softInvalidated ||
+      this.#generation < pool._generation ||
+      (recycle >= 0 && monotonicNow() - this.#openedAt > recycle)
+    );
+  }
+
   /** Connect, or replace a stale connection, then return the driver connection. */
   getConnection(): C | Promise<C> {
     const conn = this.connection;
-    if (conn !== null && this.staleReason() === null) return conn;
+    if (conn !== null && !this.isStale()) return conn;
     return (this.#connecting ??= this.#reconnect().finally(() => (this.#connecting = null)));
   }
 
@@ -111,8 +123,8 @@ export class ConnectionRecord<C> {
     this.startTime = toEpochMs(openedAt);
     this.#fresh = true;
     pool._log.debug(`Created new connection #${this.id}`);
-    const onConnect = pool._dialect.onConnect;
-    if (onConnect !== undefined) onConnect.call(pool._dialect, conn, (error: unknown) => { this.#markDead(conn, error); });
+    const dialect = pool._dialect;
+    if (dialect.onConnect !== undefined) dialect.onConnect(conn, (error: unknown) => { this.#markDead(conn, error); });
     try {
       await pool._connected(conn, this);
     } catch (error) {

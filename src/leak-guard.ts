@@ -21,19 +21,23 @@ const REGISTERED = -2;
  * the flush is held until the flush, then collected like any other: the net catches it one turn late.
  */
 export class LeakGuard<C> {
-  readonly #pending: PooledConnection<C>[] = [];
+  /** Slots `0..#pendingCount-1` hold checkouts; the array never shrinks (a pop that shrinks it costs a reallocation at the next push). */
+  readonly #pending: (PooledConnection<C> | undefined)[] = [];
+  #pendingCount = 0;
   readonly #registry: FinalizationRegistry<AbandonedCheckout<C>>;
   #flushScheduled = false;
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     const pending = this.#pending;
-    for (const pooled of pending) {
+    for (let i = 0; i < this.#pendingCount; i++) {
+      const pooled = pending[i] as PooledConnection<C>;
+      pending[i] = undefined;
       const record = pooled.record;
       if (record === null) continue;
       this.#registry.register(pooled, { record, stack: pooled._stack }, pooled);
       pooled._guardSlot = REGISTERED;
     }
-    pending.length = 0;
+    this.#pendingCount = 0;
   };
 
   constructor(onAbandoned: (checkout: AbandonedCheckout<C>) => void) {
@@ -41,8 +45,9 @@ export class LeakGuard<C> {
   }
 
   track(pooled: PooledConnection<C>): void {
-    pooled._guardSlot = this.#pending.length;
-    this.#pending.push(pooled);
+    const slot = this.#pendingCount++;
+    pooled._guardSlot = slot;
+    this.#pending[slot] = pooled;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#flush);
@@ -54,11 +59,13 @@ export class LeakGuard<C> {
     const slot = pooled._guardSlot;
     if (slot >= 0) {
       const pending = this.#pending;
-      const last = pending.pop() as PooledConnection<C>;
-      if (last !== pooled) {
+      const lastSlot = --this.#pendingCount;
+      if (slot !== lastSlot) {
+        const last = pending[lastSlot] as PooledConnection<C>;
         pending[slot] = last;
         last._guardSlot = slot;
       }
+      pending[lastSlot] = undefined;
     } else if (slot === REGISTERED) {
       this.#registry.unregister(pooled);
     }

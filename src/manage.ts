@@ -109,7 +109,7 @@ export class DBProxy<C> {
       }
       return existing.pool;
     }
-    const { poolClass = QueuePool as unknown as PoolClass<C>, ...poolOptions } = this.#options;
+    const { poolClass = QueuePool, ...poolOptions } = this.#options;
     const driver = this.#driver;
     const pool = new poolClass({
       ...poolOptions,

@@ -100,8 +100,10 @@ const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'] as const;
 
 /** Checks every option of SPEC section 2; throws `ArgumentError` naming the first bad one. */
 export function resolvePoolOptions<C>(options: PoolOptions<C>): ResolvedPoolOptions {
-  if (typeof options !== 'object' || options === null) throw invalid('options', 'an options object', options);
-  if (typeof options.creator !== 'function') throw invalid('creator', 'a function returning a connection', options.creator);
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null) throw invalid('options', 'an options object', given);
+  const creator: unknown = options.creator;
+  if (typeof creator !== 'function') throw invalid('creator', 'a function returning a connection', creator);
   const dialect: unknown = options.dialect;
   if (dialect !== undefined) {
     if (typeof dialect !== 'object' || dialect === null) throw invalid('dialect', 'a Dialect object', dialect);

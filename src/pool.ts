@@ -63,6 +63,10 @@ export abstract class Pool<C> {
   #firstConnectRunning: Promise<void> | null = null;
   #lastConnectError: unknown = undefined;
   #closed = false;
+  /** Not closed and not context-local: `connect()` may take its hot path. */
+  #plainConnect: boolean;
+  /** prePing or leakTracking: the checkout has more to do than hand the connection over. */
+  readonly #checkoutExtras: boolean;
   /** Checkouts handed a record and not yet checked in. */
   #outstanding = 0;
   #drainedListeners: (() => void)[] = [];
@@ -71,24 +75,30 @@ export abstract class Pool<C> {
     this._options = resolvePoolOptions(options);
     this.#givenOptions = options;
     this.#creator = options.creator;
-    this._dialect = options.dialect ?? (defaultDialect as Dialect<C>);
+    this._dialect = options.dialect ?? (defaultDialect);
     this.loggingName = options.loggingName ?? `${new.target.name}@${(nextPoolId++).toString(36)}`;
     this._log = new PoolLog(this.loggingName, options.logger ?? console, this._options.echo);
     this.#contextLocal = this._options.useContextLocal || this._alwaysContextLocal();
+    this.#plainConnect = !this.#contextLocal;
+    this.#checkoutExtras = this._options.prePing || this._options.leakTracking;
     this.#leakGuard = new LeakGuard((checkout) => { this.#reclaim(checkout); });
-    for (const [name, listener] of options.events ?? []) this.on(name, listener as never);
+    for (const [name, listener] of options.events ?? []) this.on(name, listener);
     for (const listener of options.listeners ?? []) {
       for (const name of ['connect', 'firstConnect', 'checkout', 'checkin'] as const) {
         const method = listener[name];
-        if (method !== undefined) this.on(name, method.bind(listener) as never);
+        if (method !== undefined) this.on(name, method.bind(listener));
       }
     }
   }
 
   // ---------------------------------------------------------------- strategy hooks
 
-  /** Pick a record for a checkout: an idle one, a new one, or wait. May throw (timeout, assertion). */
-  protected abstract _doGet(signal: AbortSignal | null): ConnectionRecord<C> | Promise<ConnectionRecord<C>>;
+  /**
+   * Pick a record for a checkout: an idle one or a new one; or queue the caller and return the
+   * promise of its checkout, which a later return fulfils with `_checkoutRecord(record)` (one
+   * promise hop per waiter). May throw (timeout, assertion).
+   */
+  protected abstract _doGet(signal: AbortSignal | null): ConnectionRecord<C> | Promise<PooledConnection<C>>;
   /** A record came back (its connection live, or empty): keep it, hand it to a waiter, or drop it. */
   protected abstract _doReturn(record: ConnectionRecord<C>): void | Promise<void>;
   /** Close and forget every idle record. */
@@ -97,8 +107,8 @@ export abstract class Pool<C> {
   abstract status(): string;
 
   /** Reject queued callers (the pool was closed). Pools with a queue override it. */
-  protected _rejectWaiters(error: Error): void {
-    void error;
+  protected _rejectWaiters(_error: Error): void {
+    // No queue in this pool class.
   }
 
   /** `SingletonContextPool` reuses the context's checkout whatever `useContextLocal` says. */
@@ -128,6 +138,18 @@ export abstract class Pool<C> {
    * same `scope()` returns the same checkout (nesting counted).
    */
   connect(options?: ConnectOptions): Promise<PooledConnection<C>> {
+    if (options === undefined && this.#plainConnect) {
+      // The hot path: no signal, no context-local lookup, pool open.
+      let got: ConnectionRecord<C> | Promise<PooledConnection<C>>;
+      try {
+        got = this._doGet(null);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (!(got instanceof ConnectionRecord)) return got;
+      const pooled = this._checkoutRecord(got);
+      return isPromise(pooled) ? pooled : Promise.resolve(pooled);
+    }
     if (this.#closed) return Promise.reject(this.#closedError());
     let signal: AbortSignal | null = null;
     if (options !== undefined) {
@@ -188,6 +210,7 @@ export abstract class Pool<C> {
     if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalid('timeout', 'a duration in ms >= 0', timeout);
     if (!this.#closed) {
       this.#closed = true;
+      this.#plainConnect = false;
       this._rejectWaiters(this.#closedError());
     }
     await this.dispose();
@@ -254,8 +277,8 @@ export abstract class Pool<C> {
   }
 
   #checkoutNow(signal: AbortSignal | null): Awaitable<PooledConnection<C>> {
-    const record = this._doGet(signal);
-    return isPromise(record) ? record.then(this.#checkoutRecord) : this.#checkoutRecord(record);
+    const got = this._doGet(signal);
+    return got instanceof ConnectionRecord ? this._checkoutRecord(got) : got;
   }
 
   /** The caller may give up at any time; a connection that arrives after that goes straight back. */
@@ -275,7 +298,7 @@ export abstract class Pool<C> {
         result = this.#checkoutNow(signal);
       } catch (error) {
         done();
-        reject(error as Error);
+        reject(error);
         return;
       }
       Promise.resolve(result).then(
@@ -291,7 +314,7 @@ export abstract class Pool<C> {
           done();
           if (!settled) {
             settled = true;
-            reject(error as Error);
+            reject(error);
           }
         },
       );
@@ -316,7 +339,8 @@ export abstract class Pool<C> {
     return checkout;
   }
 
-  readonly #checkoutRecord = (record: ConnectionRecord<C>): Awaitable<PooledConnection<C>> => {
+  /** Lend `record` to a checkout: connect it if needed, then run the checkout hooks. Never throws. */
+  protected _checkoutRecord(record: ConnectionRecord<C>): Awaitable<PooledConnection<C>> {
     record._checkedOut();
     this.#outstanding++;
     let conn: C | Promise<C>;
@@ -332,7 +356,7 @@ export abstract class Pool<C> {
       );
     }
     return this.#lend(record, conn);
-  };
+  }
 
   /** Connecting failed: the record goes back (empty) through the return path, releasing its capacity. */
   async #checkoutFailed(record: ConnectionRecord<C>, error: unknown): Promise<never> {
@@ -343,11 +367,13 @@ export abstract class Pool<C> {
 
   #lend(record: ConnectionRecord<C>, conn: C): Awaitable<PooledConnection<C>> {
     const pooled = new PooledConnection(this, record, conn);
-    if (this._options.leakTracking) pooled._stack = new Error('checked out here').stack;
     this.#leakGuard.track(pooled);
     const fresh = record._takeFresh();
     if (this._log.debugEnabled) this._log.debug(`Connection #${record.id} checked out from pool`);
-    if (this._options.prePing || this._events.lists.checkout.length !== 0) return this.#checkoutHooks(pooled, record, conn, fresh);
+    if (this.#checkoutExtras || this._events.lists.checkout.length !== 0) {
+      if (this._options.leakTracking) pooled._stack = new Error('checked out here').stack;
+      if (this._options.prePing || this._events.lists.checkout.length !== 0) return this.#checkoutHooks(pooled, record, conn, fresh);
+    }
     return pooled;
   }
 
@@ -488,12 +514,9 @@ export abstract class Pool<C> {
   /** A connection nobody may use again (stale, dead, disposed) is closed now instead of kept idle. */
   #putBack(record: ConnectionRecord<C>): Awaitable<void> {
     let done: Awaitable<void>;
-    if (record.connection !== null && !record.inUse) {
-      const reason = record.staleReason();
-      if (reason !== null) {
-        this._log.info(`Connection #${record.id} closed on return: ${reason}`);
-        done = record.close().then(() => this._doReturn(record));
-      } else done = this._doReturn(record);
+    if (record.connection !== null && !record.inUse && record.isStale()) {
+      this._log.info(`Connection #${record.id} closed on return: ${record.staleReason() ?? 'stale'}`);
+      done = record.close().then(() => this._doReturn(record));
     } else done = this._doReturn(record);
     if (this.#outstanding === 0 && this.#drainedListeners.length !== 0) {
       const notify = (): void => {

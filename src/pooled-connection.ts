@@ -9,9 +9,12 @@ export interface ResetAgent {
   commit(): void | Promise<void>;
 }
 
-const enum State {
-  CheckedOut,
-  Returned,
+interface CheckoutExtras {
+  resetAgent: ResetAgent | null;
+  stack: string | undefined;
+  detachedInfo: Record<string, unknown> | null;
+  /** Clears the context-local slot this checkout occupies, if any. */
+  onReturn: (() => void) | null;
 }
 
 /**
@@ -31,19 +34,14 @@ const enum State {
 export class PooledConnection<C> {
   /** Where an outstanding checkout sits in the pool's leak guard; see `leak-guard.ts`. @internal */
   _guardSlot = -1;
-  /** The checkout's stack, when the pool has `leakTracking` on. @internal */
-  _stack: string | undefined = undefined;
-  /** Used for reset-on-return instead of the dialect when set. */
-  resetAgent: ResetAgent | null = null;
 
   readonly #pool: Pool<C>;
   #record: ConnectionRecord<C> | null;
   #connection: C | null;
+  /** Nested checkouts outstanding (`useContextLocal`); 0 once returned. */
   #nesting = 1;
-  #state = State.CheckedOut;
-  #detachedInfo: Record<string, unknown> | null = null;
-  /** Clears the context-local slot this checkout occupies, if any. */
-  #onReturn: (() => void) | null = null;
+  /** Rarely used state, allocated on first use: most checkouts never touch it. */
+  #extra: CheckoutExtras | null = null;
 
   constructor(pool: Pool<C>, record: ConnectionRecord<C>, connection: C) {
     this.#pool = pool;
@@ -51,12 +49,34 @@ export class PooledConnection<C> {
     this.#connection = connection;
   }
 
+  #extras(): CheckoutExtras {
+    return (this.#extra ??= { resetAgent: null, stack: undefined, detachedInfo: null, onReturn: null });
+  }
+
+  /** Used for reset-on-return instead of the dialect when set. */
+  get resetAgent(): ResetAgent | null {
+    return this.#extra === null ? null : this.#extra.resetAgent;
+  }
+
+  set resetAgent(agent: ResetAgent | null) {
+    this.#extras().resetAgent = agent;
+  }
+
+  /** @internal The checkout's stack, when the pool has `leakTracking` on. */
+  get _stack(): string | undefined {
+    return this.#extra?.stack;
+  }
+
+  set _stack(stack: string | undefined) {
+    this.#extras().stack = stack;
+  }
+
   /**
    * The driver connection; `null` after a hard invalidation. Reading it after the checkout was
    * returned throws `InvalidRequestError`: the connection may already belong to someone else.
    */
   get connection(): C | null {
-    if (this.#state === State.Returned) throw new InvalidRequestError('This connection is closed');
+    if (this.#nesting === 0) throw new InvalidRequestError('This connection is closed');
     return this.#connection;
   }
 
@@ -68,7 +88,8 @@ export class PooledConnection<C> {
   /** User data tied to the driver connection (a private copy once detached). */
   get info(): Record<string, unknown> {
     if (this.#record !== null) return this.#record.info;
-    return (this.#detachedInfo ??= {});
+    const extras = this.#extras();
+    return (extras.detachedInfo ??= {});
   }
 
   /** User data tied to the slot; `null` when detached. */
@@ -81,12 +102,12 @@ export class PooledConnection<C> {
   }
 
   get isDetached(): boolean {
-    return this.#record === null && this.#state === State.CheckedOut;
+    return this.#record === null && this.#nesting !== 0;
   }
 
   /** Whether this checkout was already given back. */
   get isClosed(): boolean {
-    return this.#state === State.Returned;
+    return this.#nesting === 0;
   }
 
   /**
@@ -94,8 +115,11 @@ export class PooledConnection<C> {
    * resets the connection and returns the slot. Closing twice is harmless.
    */
   close(): Promise<void> {
-    if (this.#state === State.Returned) return RESOLVED;
-    if (--this.#nesting > 0) return RESOLVED;
+    if (this.#nesting === 0) return RESOLVED;
+    if (this.#nesting > 1) {
+      this.#nesting--;
+      return RESOLVED;
+    }
     return this.#pool._returnPooled(this);
   }
 
@@ -109,7 +133,7 @@ export class PooledConnection<C> {
    */
   async invalidate(error?: unknown, options?: { soft?: boolean }): Promise<void> {
     const conn = this.#connection;
-    if (conn === null || this.#state === State.Returned) {
+    if (conn === null || this.#nesting === 0) {
       this.#pool._log.warn("Can't invalidate an already-closed connection");
       return;
     }
@@ -128,18 +152,18 @@ export class PooledConnection<C> {
    * A later `close()` resets and really closes the driver connection.
    */
   detach(): void {
-    if (this.#state === State.Returned) throw new InvalidRequestError('This connection is closed');
+    if (this.#nesting === 0) throw new InvalidRequestError('This connection is closed');
     const record = this.#record;
     if (record === null) return;
     const conn = this.#connection;
-    this.#detachedInfo = { ...record.info };
+    this.#extras().detachedInfo = { ...record.info };
     this.#record = null;
     this.#pool._detach(this, record, conn);
   }
 
   /** @internal A nested checkout in the same context; false if this one can no longer be reused. */
   _reenter(): boolean {
-    if (this.#state === State.Returned || this.#connection === null) return false;
+    if (this.#nesting === 0 || this.#connection === null) return false;
     this.#nesting++;
     return true;
   }
@@ -156,17 +180,18 @@ export class PooledConnection<C> {
 
   /** @internal */
   _setOnReturn(callback: () => void): void {
-    this.#onReturn = callback;
+    this.#extras().onReturn = callback;
   }
 
   /** @internal Mark returned and hand back what the return path needs. */
   _markReturned(): void {
-    this.#state = State.Returned;
+    this.#nesting = 0;
     this.#record = null;
     this.#connection = null;
-    const onReturn = this.#onReturn;
-    if (onReturn !== null) {
-      this.#onReturn = null;
+    const extra = this.#extra;
+    if (extra?.onReturn != null) {
+      const onReturn = extra.onReturn;
+      extra.onReturn = null;
       onReturn();
     }
   }

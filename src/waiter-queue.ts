@@ -2,7 +2,7 @@ import { monotonicNow } from './clock.js';
 
 /** One caller waiting for a slot. A node of the queue's doubly linked list, so removal is O(1). */
 interface Waiter<T> {
-  resolve: (value: T) => void;
+  resolve: (value: T | PromiseLike<T>) => void;
   reject: (error: unknown) => void;
   deadline: number;
   prev: Waiter<T> | null;
@@ -52,7 +52,7 @@ export class WaiterQueue<T> {
       }
       if (signal !== null) {
         const onAbort = (): void => {
-          if (this.#unlink(waiter)) reject(signal.reason);
+          if (this.#unlink(waiter)) reject(signal.reason as Error);
         };
         waiter.signal = signal;
         waiter.onAbort = onAbort;
@@ -66,7 +66,7 @@ export class WaiterQueue<T> {
   }
 
   /** Give `value` to the longest waiter. Returns false when nobody waits. */
-  handOff(value: T): boolean {
+  handOff(value: T | PromiseLike<T>): boolean {
     const waiter = this.#head;
     if (waiter === null) return false;
     this.#unlink(waiter);
@@ -119,6 +119,6 @@ export class WaiterQueue<T> {
       waiter.reject(this.#onTimeout());
       waiter = this.#head;
     }
-    if (waiter !== null && this.#timer === null) this.#arm(waiter.deadline - now);
+    if (waiter !== null) this.#arm(waiter.deadline - now);
   };
 }

@@ -1,4 +1,5 @@
 import type { ConnectionRecord } from '../connection-record.js';
+import type { PooledConnection } from '../pooled-connection.js';
 import { PoolTimeoutError } from '../errors.js';
 import type { PoolOptions } from '../options.js';
 import { invalid, optionalBoolean, optionalInteger } from '../options.js';
@@ -38,7 +39,7 @@ export class QueuePool<C> extends Pool<C> {
   readonly #idle = new RecordDeque<ConnectionRecord<C>>();
   /** Records holding capacity: idle, checked out, connecting or closing. */
   #live = 0;
-  readonly #waiters: WaiterQueue<ConnectionRecord<C>>;
+  readonly #waiters: WaiterQueue<PooledConnection<C>>;
 
   constructor(options: QueuePoolOptions<C>) {
     super(options);
@@ -56,7 +57,7 @@ export class QueuePool<C> extends Pool<C> {
     this.#waiters = new WaiterQueue(timeout, this.#timeoutError, this._runDetached);
   }
 
-  protected _doGet(signal: AbortSignal | null): ConnectionRecord<C> | Promise<ConnectionRecord<C>> {
+  protected _doGet(signal: AbortSignal | null): ConnectionRecord<C> | Promise<PooledConnection<C>> {
     const record = this.#useLifo ? this.#idle.pop() : this.#idle.shift();
     if (record !== undefined) return record;
     if (this.#live < this.#capacity) {
@@ -68,7 +69,10 @@ export class QueuePool<C> extends Pool<C> {
   }
 
   protected _doReturn(record: ConnectionRecord<C>): void | Promise<void> {
-    if (this.#waiters.handOff(record)) return;
+    if (this.#waiters.length !== 0) {
+      this.#waiters.handOff(this._checkoutRecord(record));
+      return;
+    }
     if (this.#idle.length < this.#keepIdle && !this.closed) {
       this.#idle.push(record);
       return;
@@ -93,7 +97,7 @@ export class QueuePool<C> extends Pool<C> {
 
   /** A record is gone: its capacity goes to the longest waiter (who connects), or back to the pool. */
   readonly #releaseCapacity = (): void => {
-    if (this.#waiters.length !== 0 && !this.closed) this.#waiters.handOff(this._newRecord());
+    if (this.#waiters.length !== 0 && !this.closed) this.#waiters.handOff(this._checkoutRecord(this._newRecord()));
     else this.#live--;
   };
 
