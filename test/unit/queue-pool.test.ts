@@ -189,6 +189,50 @@ function connectGivingUpAfter(pool: QueuePool<MockConnection>, ms: number): Prom
   return pool.connect({ signal: controller.signal });
 }
 
+describe('QueuePool connecting', () => {
+  it('a slow connect never blocks other checkouts', async () => {
+    const { driver, pool } = setup({ poolSize: 2, maxOverflow: 0 });
+    const idle = await pool.connect();
+    await idle.close();
+    const gate = driver.hangConnect();
+    const held = await pool.connect(); // takes the idle one
+    const slow = pool.connect(); // opens a new connection, which hangs
+    await held.close();
+    const fast = await pool.connect(); // served from the idle set while the connect still hangs
+    assert.equal(idOf(fast), 1);
+    await fast.close();
+    gate.release();
+    await (await slow).close();
+  });
+
+  it('a waiter that times out while connects fail gets the connect error as cause', async () => {
+    const { driver, pool } = setup({ poolSize: 2, maxOverflow: 0, timeout: 30 });
+    const held = await pool.connect();
+    const refused = new MockDisconnectError('connection refused');
+    driver.failConnects(1, refused);
+    await assert.rejects(pool.connect(), /connection refused/);
+    const gate = driver.hangConnect();
+    const hanging = pool.connect(); // holds the second slot
+    await assert.rejects(pool.connect(), (error: unknown) => error instanceof PoolTimeoutError && error.cause === refused);
+    gate.fail(refused);
+    await assert.rejects(hanging);
+    await held.close();
+    assert.equal(pool.checkedOut(), 0);
+  });
+
+  it('echo: true logs invalidations; echo: debug adds checkouts and checkins', async () => {
+    for (const echo of [false, true, 'debug'] as const) {
+      const { pool, logger } = setup({ echo, loggingName: 'app-db' });
+      const pc = await pool.connect();
+      await pc.invalidate(new Error('why'));
+      const info = logger.at('info').join('\n');
+      const debug = logger.at('debug').join('\n');
+      assert.equal(/\[app-db\] Invalidate connection #\d+ \(reason: Error: why\)/.test(info), echo !== false);
+      assert.equal(/checked out from pool/.test(debug), echo === 'debug');
+    }
+  });
+});
+
 describe('QueuePool failures', () => {
   it('a connect listener that throws gets that connection closed, and the error reaches the caller', async () => {
     const { driver, pool } = setup();
