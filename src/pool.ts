@@ -490,6 +490,12 @@ export abstract class Pool<C> {
     return record === null ? undefined : record.invalidate(error);
   }
 
+  /** @internal A detached connection was hard-invalidated: nobody else will close it. */
+  async _terminateDetached(conn: C): Promise<void> {
+    await emitSafely(this._log, 'closeDetached', this._events.lists.closeDetached, conn);
+    await this._closeDriverConnection(conn, true);
+  }
+
   async #closeDetached(conn: C): Promise<void> {
     try {
       await emit(this._events.lists.closeDetached, conn);

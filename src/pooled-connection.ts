@@ -140,6 +140,7 @@ export class PooledConnection<C> {
     const soft = options?.soft === true;
     const record = this.#record;
     if (record !== null) await record.invalidate(error, { soft });
+    else if (!soft) await this.#pool._terminateDetached(conn);
     if (!soft) {
       this.#connection = null;
       this.#nesting = 1;

@@ -94,6 +94,17 @@ describe('event order', () => {
     assert.equal(driver.live(), 0);
   });
 
+  it('hard invalidation of a detached connection terminates it (nothing else would)', async () => {
+    const { driver, pool } = setup();
+    const pc = await pool.connect();
+    pc.detach();
+    await tick();
+    driver.log.length = 0;
+    await pc.invalidate(new Error('gone'));
+    assert.deepEqual(driver.log, ['event:closeDetached #1', 'terminate #1']);
+    assert.equal(driver.live(), 0);
+  });
+
   it('a failed reset invalidates the connection and logs the error', async () => {
     const { driver, pool, logger } = setup();
     const pc = await pool.connect();
