@@ -62,6 +62,11 @@ export class ConnectionRecord<C> {
     return this.#checkouts > 0;
   }
 
+  /** @internal The dialect reported the current connection dead: no reset is attempted on it. */
+  get _dead(): boolean {
+    return this.#dead;
+  }
+
   /** @internal Invalidation generation of the current connection. */
   get generation(): number {
     return this.#generation;
@@ -167,6 +172,12 @@ export class ConnectionRecord<C> {
   close(): Promise<void> {
     const conn = this.connection;
     return conn === null ? Promise.resolve() : this.#closeConnection(conn, false);
+  }
+
+  /** @internal Close a connection that can never be handed out again; a dead one is terminated. */
+  _retire(): Promise<void> {
+    const conn = this.connection;
+    return conn === null ? Promise.resolve() : this.#closeConnection(conn, this.#dead);
   }
 
   /** Empties the record first, so no one can take the connection while it closes. */

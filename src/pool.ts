@@ -447,9 +447,13 @@ export abstract class Pool<C> {
     return isPromise(done) ? done : RESOLVED;
   }
 
-  /** Reset a live connection, then check the record in (or, detached, close the connection for real). */
+  /**
+   * Reset a live connection, then check the record in (or, detached, close the connection for
+   * real). A connection the server already dropped is not reset (it would only fail); the record
+   * goes back and `#putBack` terminates it.
+   */
   #finalize(record: ConnectionRecord<C> | null, conn: C | null, agent: ResetAgent | null): Awaitable<void> {
-    if (conn !== null) {
+    if (conn !== null && (record === null || !record._dead)) {
       const reset = this.#reset(conn, record, agent);
       if (isPromise(reset)) return reset.then(() => this.#afterReset(record, conn));
     }
@@ -522,7 +526,7 @@ export abstract class Pool<C> {
     let done: Awaitable<void>;
     if (record.connection !== null && !record.inUse && record.isStale()) {
       this._log.info(`Connection #${record.id} closed on return: ${record.staleReason() ?? 'stale'}`);
-      done = record.close().then(() => this._doReturn(record));
+      done = record._retire().then(() => this._doReturn(record));
     } else done = this._doReturn(record);
     if (this.#outstanding === 0 && this.#drainedListeners.length !== 0) {
       const notify = (): void => {

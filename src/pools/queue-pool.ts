@@ -45,7 +45,7 @@ export class QueuePool<C> extends Pool<C> {
     super(options);
     this.#poolSize = optionalInteger('poolSize', options.poolSize, 0, 5);
     this.#maxOverflow = optionalInteger('maxOverflow', options.maxOverflow, -1, 10);
-    const timeout: unknown = options.timeout ?? 30000;
+    const timeout: unknown = options.timeout === undefined ? 30000 : options.timeout;
     if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
       throw invalid('timeout', 'a duration in ms >= 0 (0 = do not wait, Infinity = wait forever)', timeout);
     }

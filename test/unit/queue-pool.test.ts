@@ -277,6 +277,17 @@ describe('QueuePool failures', () => {
     assert.equal(driver.live(), 2);
   });
 
+  it('a connection the server dropped while checked out is not reset on return, just terminated', async () => {
+    const { driver, pool, logger } = setup();
+    const pc = await pool.connect();
+    driver.get(1).kill();
+    driver.log.length = 0;
+    await pc.close();
+    assert.deepEqual(driver.log, ['terminate #1']);
+    assert.deepEqual(logger.at('error'), []);
+    assert.equal(pool.checkedOut(), 0);
+  });
+
   it('a checkout dropped without close() is terminated and its slot returned, with a warning', async () => {
     const { driver, pool, logger } = setup({ poolSize: 1, maxOverflow: 0, leakTracking: true });
     await (async () => {
