@@ -26,7 +26,11 @@ export class ConnectionRecord<C> {
   readonly #pool: Pool<C>;
   #info: Record<string, unknown> | null = null;
   #recordInfo: Record<string, unknown> | null = null;
-  /** The monotonic time the current connection's connect began; recycle ages are measured from it. */
+  /**
+   * The monotonic time the current connection finished opening; recycle ages count from it, so a
+   * connect slower than `recycle` does not condemn the connection it just made. (The generation,
+   * by contrast, is taken when the connect begins: an invalidation during a connect condemns it.)
+   */
   #openedAt = 0;
   /** The pool's invalidation generation when the current connection's connect began. */
   #generation = 0;
@@ -121,8 +125,8 @@ export class ConnectionRecord<C> {
     this.#generation = pool._generation;
     this.#softInvalidated = false;
     this.#dead = false;
-    const openedAt = monotonicNow();
     const conn = await pool._invokeCreator(this);
+    const openedAt = monotonicNow();
     this.connection = conn;
     this.#openedAt = openedAt;
     this.startTime = toEpochMs(openedAt);

@@ -39,3 +39,5 @@ export type { QueuePoolOptions } from './pools/queue-pool.js';
 export { SingletonContextPool } from './pools/singleton-context-pool.js';
 export type { SingletonContextPoolOptions } from './pools/singleton-context-pool.js';
 export { StaticPool } from './pools/static-pool.js';
+export { createPool, redactUrl } from './create-pool.js';
+export type { CreatePoolDialectOptions, CreatePoolOptions } from './create-pool.js';

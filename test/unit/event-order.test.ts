@@ -179,6 +179,19 @@ describe('event order', () => {
     await pc.close();
   });
 
+  it('recycle age counts from when the connection opened, not from when connecting began', async () => {
+    const { driver, pool } = setup({ recycle: 40 });
+    const gate = driver.hangConnect();
+    const pending = pool.connect();
+    await sleep(60); // a connect slower than recycle
+    gate.release();
+    await (await pending).close();
+    driver.log.length = 0;
+    const pc = await pool.connect();
+    assert.deepEqual(driver.log, ['event:checkout #1'], 'reused, not recycled');
+    await pc.close();
+  });
+
   it('listeners run in registration order, prepend first, and async listeners are awaited', async () => {
     const { pool } = setup();
     const order: string[] = [];

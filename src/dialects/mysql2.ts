@@ -1,0 +1,139 @@
+/**
+ * `lifeguard/mysql2`: the dialect for mysql2 **promise API** connections
+ * (`await mysql.createConnection(...)` from `mysql2/promise`).
+ *
+ * @example
+ * import mysql from 'mysql2/promise';
+ * import { QueuePool } from 'lifeguard';
+ * import { mysql2Dialect } from 'lifeguard/mysql2';
+ *
+ * const pool = new QueuePool({
+ *   creator: () => mysql.createConnection({ host: '127.0.0.1', user: 'app', database: 'app' }),
+ *   dialect: mysql2Dialect(),
+ *   prePing: true,
+ * });
+ *
+ * This module never imports `mysql2`: it declares the few members of a connection it uses.
+ */
+import type { DriverDialect } from './common.js';
+import { ClosingSet, closeWithin, DEFAULT_CLOSE_TIMEOUT, noop } from './common.js';
+import { isMysqlDisconnect } from './mysql-errors.js';
+
+/** The members of a mysql2 promise connection this dialect relies on. */
+export interface Mysql2Connection {
+  ping(): Promise<unknown>;
+  rollback(): Promise<unknown>;
+  commit(): Promise<unknown>;
+  /** COM_RESET_CONNECTION; used only with `sessionReset`. */
+  reset?(): Promise<unknown>;
+  end(): Promise<unknown>;
+  destroy(): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  /** The callback-API connection the promise wrapper drives, and its socket. */
+  readonly connection?: {
+    readonly stream?: {
+      readonly destroyed?: boolean;
+      destroy(): void;
+      once(event: 'close', listener: () => void): unknown;
+    };
+  };
+}
+
+export interface Mysql2DialectOptions {
+  /**
+   * After the rollback (or commit) on return, reset the session with COM_RESET_CONNECTION
+   * (`connection.reset()`): user variables, session settings, temporary tables, locks and server-side
+   * prepared statements are dropped (mysql2 clears its statement cache with them). With a rollback
+   * the reset alone does the job: it rolls back too. Needs MySQL 5.7.3+ or MariaDB 10.2.4+.
+   * Default `false`. Runs only when `resetOnReturn` is not `'none'`.
+   */
+  sessionReset?: boolean;
+  /** How long `close` waits for COM_QUIT and the socket to close before destroying it. Default 5000 ms. */
+  closeTimeout?: number;
+}
+
+/** True when the error means the connection is gone (`fatal`, connection-lost codes, socket errors). */
+export function isMysql2Disconnect(error: unknown): boolean {
+  return isMysqlDisconnect(error);
+}
+
+/**
+ * A dialect for mysql2 promise connections, configured. {@link mysql2Dialect} is
+ * the same function.
+ *
+ * - `rollback`/`commit`/`ping` use the connection's own methods (`ping` is COM_PING).
+ * - `close` sends COM_QUIT and waits for the socket to close (the pool's connection count then
+ *   matches the server's), destroying it after `closeTimeout`; `terminate` destroys it at once.
+ * - `onConnect` listens for `'error'` and `'end'` on the promise wrapper for the connection's whole
+ *   life. The wrapper forwards the core connection's `'error'` only while someone listens on the
+ *   wrapper, so this listener is also what makes a server-side kill reach the pool at all.
+ *
+ * @example
+ * const dialect = createMysql2Dialect({ sessionReset: true });
+ */
+export function createMysql2Dialect<C extends Mysql2Connection = Mysql2Connection>(
+  options: Mysql2DialectOptions = {},
+): DriverDialect<C> {
+  const sessionReset = options.sessionReset === true;
+  const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+  const closing = new ClosingSet();
+
+  const reset = async (conn: C): Promise<void> => {
+    if (typeof conn.reset !== 'function') throw new TypeError('mysql2Dialect: sessionReset needs connection.reset() (mysql2 3.x)');
+    await conn.reset();
+  };
+
+  const hardClose = (conn: C): void => {
+    conn.destroy();
+    conn.connection?.stream?.destroy();
+  };
+
+  return Object.freeze({
+    rollback: (conn: C) => (sessionReset ? reset(conn) : conn.rollback().then(noop)),
+    commit: async (conn: C) => {
+      await conn.commit();
+      if (sessionReset) await reset(conn);
+    },
+    close: (conn: C) => {
+      closing.add(conn);
+      const stream = conn.connection?.stream;
+      if (stream === undefined) return closeWithin(() => conn.end(), closeTimeout, () => { hardClose(conn); });
+      if (stream.destroyed === true) {
+        hardClose(conn);
+        return undefined;
+      }
+      const closed = new Promise<void>((resolve) => stream.once('close', resolve));
+      // end() resolves once COM_QUIT is queued; the socket closes when the server has read it.
+      return closeWithin(() => Promise.all([conn.end(), closed]), closeTimeout, () => { hardClose(conn); });
+    },
+    terminate: (conn: C) => {
+      closing.add(conn);
+      hardClose(conn);
+    },
+    ping: async (conn: C) => {
+      await conn.ping();
+      return true;
+    },
+    isDisconnect: (error: unknown) => isMysqlDisconnect(error),
+    onConnect: (conn: C, markDead: (error: unknown) => void) => {
+      conn.on('error', (error: Error) => {
+        if (!closing.has(conn)) markDead(error);
+      });
+      conn.on('end', () => {
+        if (!closing.has(conn)) markDead(new Error('Connection lost: the server closed the connection'));
+      });
+    },
+  } satisfies DriverDialect<C>);
+}
+
+/**
+ * The mysql2 dialect: `mysql2Dialect()` for the defaults, `mysql2Dialect({ ... })` with options, and
+ * `mysql2Dialect<YourConnectionType>()` to type it for the driver's own class (what typescript-eslint's
+ * `no-unsafe-class-instance-assignment` asks for). The same function as {@link createMysql2Dialect}.
+ */
+export function mysql2Dialect<C extends Mysql2Connection = Mysql2Connection>(options: Mysql2DialectOptions = {}): DriverDialect<C> {
+  return createMysql2Dialect<C>(options);
+}
+
+export type { DriverDialect } from './common.js';

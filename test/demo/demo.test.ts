@@ -1,0 +1,74 @@
+/**
+ * The demo end to end, as a newcomer runs it: a child process on the embedded PostgreSQL server,
+ * with small counts. It must kill connections midway and still finish with no failed request.
+ */
+import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../demo/main.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runDemo(args: string[], timeoutMs = 60_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGINT');
+      reject(new Error(`the demo did not finish in ${timeoutMs} ms:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function number(output: string, pattern: RegExp): number {
+  const match = pattern.exec(output);
+  assert.ok(match?.[1] !== undefined, `no match for ${String(pattern)} in:\n${output}`);
+  return Number(match[1]);
+}
+
+describe('demo (npm start)', () => {
+  it('survives killed connections with no failed request', async () => {
+    const { code, stdout, stderr } = await runDemo(['--requests', '120', '--concurrency', '20']);
+    const output = `${stdout}\n${stderr}`;
+    assert.equal(code, 0, output);
+    assert.match(stdout, /embedded PostgreSQL server\.\.\. ready on 127\.0\.0\.1:\d+/);
+    // Progress lines while it runs (stdout is not a terminal here).
+    assert.match(stdout, /\d+\/120 done \| checked out \d+ \| idle \d+ \| overflow \d+\/5 \| waiting \d+ \| timeouts 0/);
+    assert.equal(number(stdout, /requests\s+(\d+) ok, \d+ failed/), 120, output);
+    assert.equal(number(stdout, /requests\s+\d+ ok, (\d+) failed/), 0, output);
+    assert.match(stdout, /throughput\s+\d+ req\/s/);
+    assert.match(stdout, /acquire wait\s+p50 [\d.]+ ms \| p95 [\d.]+ ms \| p99 [\d.]+ ms/);
+    const killed = number(stdout, /killed\s+(\d+) of \d+ connections/);
+    assert.ok(killed >= 1, `expected at least one killed connection:\n${output}`);
+    // Recovered: the killed connections were replaced by new ones, and every request succeeded.
+    assert.ok(number(stdout, /(\d+) connections? opened since the kill/) >= 1, output);
+    assert.match(stdout, /balances\s+total 100000, unchanged/);
+    assert.match(stdout, new RegExp(`Result: 0 requests failed; the pool recovered from ${killed} killed connections?\\.`));
+    assert.doesNotMatch(stderr, /demo failed/);
+  });
+
+  it('prints its usage with --help, and exits 2 on a bad argument', async () => {
+    const help = await runDemo(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--requests <n>/);
+    assert.match(help.stdout, /--concurrency <n>/);
+    assert.match(help.stdout, /--url <url>/);
+    const bad = await runDemo(['--requests', 'many']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--requests must be an integer/);
+  });
+});
