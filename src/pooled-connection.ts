@@ -175,7 +175,7 @@ export class PooledConnection<C> {
   }
 
   /** @internal The checkout-time retry loop replaced the driver connection. */
-  _replaceConnection(conn: C): void {
+  _replaceConnection(conn: C | null): void {
     this.#connection = conn;
   }
 

@@ -144,6 +144,18 @@ describe('event order', () => {
     assert.equal(driver.live(), 2);
   });
 
+  it('a failed pre-ping whose reconnect fails returns the slot without resetting the dead connection', async () => {
+    const { driver, pool } = setup({ prePing: true, poolSize: 1, maxOverflow: 0 });
+    await (await pool.connect()).close();
+    driver.get(1).pingResult = false;
+    driver.failConnects(1);
+    driver.log.length = 0;
+    await assert.rejects(pool.connect(), /connect refused/);
+    assert.deepEqual(driver.log, ['ping #1', 'event:invalidate #1', 'event:close #1', 'terminate #1', 'connect-failed', 'event:checkin null']);
+    assert.deepEqual(driver.misuse, []);
+    assert.equal(pool.checkedOut(), 0);
+  });
+
   it('a checkout listener that always throws DisconnectionError: two replacements, then InvalidRequestError', async () => {
     const { driver, pool } = setup();
     let calls = 0;
