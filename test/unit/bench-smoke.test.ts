@@ -1,0 +1,57 @@
+// Runs every benchmark once with tiny counts: no timing assertions (these machines are noisy), only
+// that each benchmark produced a positive, finite rate and that every pool completed all its cycles.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FACTORIES, runBenchmarks } from '../../bench/harness.js';
+import type { Measurement } from '../../bench/harness.js';
+
+function assertComplete(m: Measurement | undefined, what: string, rounds: number): void {
+  assert.ok(m, `${what}: no measurement`);
+  assert.equal(m.completed.length, rounds, `${what}: one sample per round`);
+  for (const completed of m.completed) assert.equal(completed, m.cycles, `${what}: completed every cycle`);
+  assert.ok(Number.isFinite(m.median.perSecond) && m.median.perSecond > 0, `${what}: positive finite rate, got ${m.median.perSecond}`);
+}
+
+test('bench harness: every benchmark runs once with tiny counts', { timeout: 60_000 }, async (t) => {
+  const results = await runBenchmarks({
+    quick: true,
+    rounds: 1,
+    uncontendedCycles: 300,
+    contendedCycles: 320,
+    warmupCycles: 50,
+    memoryCount: 200,
+    memoryRepeats: 1,
+    scaleConnections: [10, 100, 1000],
+    waiters: 1000,
+    pgPerCaller: 1,
+    pgRounds: 1,
+  });
+
+  assert.deepEqual(results.pools.map((p) => p.name), FACTORIES.map((f) => f.name));
+  for (const { name } of FACTORIES) {
+    assertComplete(results.uncontended[name], `uncontended ${name}`, 1);
+    assertComplete(results.contended[name], `contended ${name}`, 1);
+    const memory = results.memory[name];
+    assert.ok(memory && Number.isFinite(memory.bytesPerIdleSlot) && Number.isFinite(memory.bytesPerWaiter), `memory ${name}`);
+  }
+  for (const name of ['floor', 'lifeguard']) {
+    for (const count of [10, 100, 1000]) assertComplete(results.scale.connections[name]?.[String(count)], `${count} connections ${name}`, 1);
+    for (const callers of [64, 1000]) assertComplete(results.scale.waiters[name]?.[String(callers)], `${callers} callers ${name}`, 1);
+  }
+
+  const pg = results.postgres;
+  assert.ok(pg);
+  if (pg.skipped !== undefined) {
+    // Under CI the machine's PostgreSQL must answer: an unreachable server is a failure, not a skip.
+    assert.notEqual(process.env.CI, 'true', `CI=true but the real PostgreSQL part was skipped: ${pg.skipped}`);
+    t.diagnostic(`real PostgreSQL part skipped: ${pg.skipped}`);
+  } else {
+    for (const workload of ['select1', 'transaction'] as const) {
+      for (const [name, side] of Object.entries(pg.workloads[workload] ?? {})) {
+        assert.deepEqual(side.completed, [pg.unitsPerSample], `postgres ${workload} ${name}: completed every unit`);
+        assert.ok(Number.isFinite(side.median.perSecond) && side.median.perSecond > 0, `postgres ${workload} ${name}: rate`);
+      }
+    }
+  }
+  assert.equal(results.targets.length, 10);
+});
