@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { QueuePool } from '../src/index.js';
-import { createPgDialect } from '../src/dialects/pg.js';
+import { pgDialect } from '../src/dialects/pg.js';
 import { collectGarbage, median, now, percentileSorted } from './stats.js';
 
 export type Workload = 'select1' | 'transaction';
@@ -147,7 +147,7 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
   const { url, callers, poolSize, perCaller, rounds, log } = options;
   const results: RealPgResults = {
     url: redactUrl(url),
-    dialect: 'createPgDialect() from src/dialects/pg.ts (defaults: rollback only when a transaction is open)',
+    dialect: 'pgDialect() from src/dialects/pg.ts (defaults: rollback only when a transaction is open)',
     callers,
     poolSize,
     unitsPerSample: callers * perCaller,
@@ -166,7 +166,7 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
       await client.connect();
       return client;
     },
-    dialect: createPgDialect<pg.Client>(),
+    dialect: pgDialect<pg.Client>(),
     poolSize,
     maxOverflow: 0,
     resetOnReturn: 'rollback',

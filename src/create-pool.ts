@@ -8,16 +8,16 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import type { Dialect } from './dialect.js';
-import { createMariadbDialect } from './dialects/mariadb.js';
+import { mariadbDialect } from './dialects/mariadb.js';
 import type { MariadbConnection } from './dialects/mariadb.js';
-import { createMysql2Dialect } from './dialects/mysql2.js';
+import { mysql2Dialect } from './dialects/mysql2.js';
 import type { Mysql2Connection } from './dialects/mysql2.js';
 import { betterSqlite3Dialect } from './dialects/better-sqlite3.js';
 import type { BetterSqlite3Database } from './dialects/better-sqlite3.js';
 import { noop } from './dialects/common.js';
-import { createPgDialect } from './dialects/pg.js';
+import { pgDialect } from './dialects/pg.js';
 import type { PgClient, PgSessionReset } from './dialects/pg.js';
-import { createPgliteDialect } from './dialects/pglite.js';
+import { pgliteDialect } from './dialects/pglite.js';
 import type { PgliteDatabase } from './dialects/pglite.js';
 import { ArgumentError } from './errors.js';
 import type { PoolClass } from './manage.js';
@@ -245,7 +245,7 @@ async function openPostgres(url: string, options: CreatePoolOptions<unknown>): P
       }
       return client;
     },
-    dialect: createPgDialect(options.dialectOptions ?? {}),
+    dialect: pgDialect(options.dialectOptions ?? {}),
     defaults: {},
   };
 }
@@ -262,7 +262,7 @@ async function openMysql2(url: string, options: CreatePoolOptions<unknown>): Pro
       conn.on('error', noop);
       return conn;
     },
-    dialect: createMysql2Dialect(mysqlDialectOptions(options.dialectOptions, 'mysql')),
+    dialect: mysql2Dialect(mysqlDialectOptions(options.dialectOptions, 'mysql')),
     defaults: {},
   };
 }
@@ -279,7 +279,7 @@ async function openMariadb(url: string, options: CreatePoolOptions<unknown>): Pr
       conn.on('error', noop);
       return conn;
     },
-    dialect: createMariadbDialect({ ...mysqlDialectOptions(options.dialectOptions, 'mariadb'), pingTimeout: options.dialectOptions?.pingTimeout }),
+    dialect: mariadbDialect({ ...mysqlDialectOptions(options.dialectOptions, 'mariadb'), pingTimeout: options.dialectOptions?.pingTimeout }),
     defaults: {},
   };
 }
@@ -334,7 +334,7 @@ async function openPglite(url: string, options: CreatePoolOptions<unknown>): Pro
       current = db;
       return db;
     },
-    dialect: createPgliteDialect({ sessionReset }),
+    dialect: pgliteDialect({ sessionReset }),
     defaults: { poolSize: 1, maxOverflow: 0 },
   };
 }

@@ -70,6 +70,3 @@ export type { DriverDialect } from './common.js';
 export function betterSqlite3Dialect<C extends BetterSqlite3Database = BetterSqlite3Database>(): DriverDialect<C> {
   return BETTER_SQLITE3_DIALECT;
 }
-
-/** The same function as {@link betterSqlite3Dialect}, named like the other dialects' factories. */
-export const createBetterSqlite3Dialect = betterSqlite3Dialect;

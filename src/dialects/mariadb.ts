@@ -57,8 +57,7 @@ export function isMariadbDisconnect(error: unknown): boolean {
 }
 
 /**
- * A dialect for MariaDB connector promise connections, configured. {@link mariadbDialect} is
- * the same function.
+ * A dialect for MariaDB connector promise connections, configured.
  *
  * - `rollback`/`commit` use the connection's own methods (which skip the round trip outside a
  *   transaction); `ping` answers `false` without a round trip when `isValid()` already knows the
@@ -69,9 +68,9 @@ export function isMariadbDisconnect(error: unknown): boolean {
  *   `'error'` listener the connector throws a socket error from a callback, an uncaught exception.
  *
  * @example
- * const dialect = createMariadbDialect({ sessionReset: true, pingTimeout: 1000 });
+ * const dialect = mariadbDialect({ sessionReset: true, pingTimeout: 1000 });
  */
-export function createMariadbDialect<C extends MariadbConnection = MariadbConnection>(
+export function mariadbDialect<C extends MariadbConnection = MariadbConnection>(
   options: MariadbDialectOptions = {},
 ): DriverDialect<C> {
   const sessionReset = options.sessionReset === true;
@@ -122,15 +121,6 @@ export function createMariadbDialect<C extends MariadbConnection = MariadbConnec
       });
     },
   } satisfies DriverDialect<C>);
-}
-
-/**
- * The MariaDB connector dialect: `mariadbDialect()` for the defaults, `mariadbDialect({ ... })` with options, and
- * `mariadbDialect<YourConnectionType>()` to type it for the driver's own class (what typescript-eslint's
- * `no-unsafe-class-instance-assignment` asks for). The same function as {@link createMariadbDialect}.
- */
-export function mariadbDialect<C extends MariadbConnection = MariadbConnection>(options: MariadbDialectOptions = {}): DriverDialect<C> {
-  return createMariadbDialect<C>(options);
 }
 
 export type { DriverDialect } from './common.js';

@@ -59,8 +59,7 @@ export function isMysql2Disconnect(error: unknown): boolean {
 }
 
 /**
- * A dialect for mysql2 promise connections, configured. {@link mysql2Dialect} is
- * the same function.
+ * A dialect for mysql2 promise connections, configured.
  *
  * - `rollback`/`commit`/`ping` use the connection's own methods (`ping` is COM_PING).
  * - `close` sends COM_QUIT and waits for the socket to close (the pool's connection count then
@@ -70,9 +69,9 @@ export function isMysql2Disconnect(error: unknown): boolean {
  *   wrapper, so this listener is also what makes a server-side kill reach the pool at all.
  *
  * @example
- * const dialect = createMysql2Dialect({ sessionReset: true });
+ * const dialect = mysql2Dialect({ sessionReset: true });
  */
-export function createMysql2Dialect<C extends Mysql2Connection = Mysql2Connection>(
+export function mysql2Dialect<C extends Mysql2Connection = Mysql2Connection>(
   options: Mysql2DialectOptions = {},
 ): DriverDialect<C> {
   const sessionReset = options.sessionReset === true;
@@ -125,15 +124,6 @@ export function createMysql2Dialect<C extends Mysql2Connection = Mysql2Connectio
       });
     },
   } satisfies DriverDialect<C>);
-}
-
-/**
- * The mysql2 dialect: `mysql2Dialect()` for the defaults, `mysql2Dialect({ ... })` with options, and
- * `mysql2Dialect<YourConnectionType>()` to type it for the driver's own class (what typescript-eslint's
- * `no-unsafe-class-instance-assignment` asks for). The same function as {@link createMysql2Dialect}.
- */
-export function mysql2Dialect<C extends Mysql2Connection = Mysql2Connection>(options: Mysql2DialectOptions = {}): DriverDialect<C> {
-  return createMysql2Dialect<C>(options);
 }
 
 export type { DriverDialect } from './common.js';

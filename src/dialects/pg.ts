@@ -136,7 +136,7 @@ function resetFor(option: PgSessionReset | undefined): ((client: PgClient) => Pr
 }
 
 /**
- * A dialect for node-postgres clients, configured. {@link pgDialect} is the same function.
+ * A dialect for node-postgres clients, configured.
  *
  * - `rollback`/`commit` send SQL, and are skipped (no round trip) when `getTransactionStatus()`
  *   says the client is idle outside a transaction; then the optional session reset runs.
@@ -147,9 +147,9 @@ function resetFor(option: PgSessionReset | undefined): ((client: PgClient) => Pr
  *   killing the connection marks it dead instead of crashing the process.
  *
  * @example
- * const dialect = createPgDialect({ sessionReset: 'discard-all' });
+ * const dialect = pgDialect({ sessionReset: 'discard-all' });
  */
-export function createPgDialect<C extends PgClient = PgClient>(options: PgDialectOptions = {}): DriverDialect<C> {
+export function pgDialect<C extends PgClient = PgClient>(options: PgDialectOptions = {}): DriverDialect<C> {
   const sessionReset = resetFor(options.sessionReset);
   const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
   const closing = new ClosingSet();
@@ -194,15 +194,6 @@ export function createPgDialect<C extends PgClient = PgClient>(options: PgDialec
       });
     },
   } satisfies DriverDialect<C>);
-}
-
-/**
- * The node-postgres dialect: `pgDialect()` for the defaults, `pgDialect({ ... })` with options, and
- * `pgDialect<YourConnectionType>()` to type it for the driver's own class (what typescript-eslint's
- * `no-unsafe-class-instance-assignment` asks for). The same function as {@link createPgDialect}.
- */
-export function pgDialect<C extends PgClient = PgClient>(options: PgDialectOptions = {}): DriverDialect<C> {
-  return createPgDialect<C>(options);
 }
 
 export type { DriverDialect } from './common.js';

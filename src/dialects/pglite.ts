@@ -64,7 +64,7 @@ export function isPgliteDisconnect(error: unknown): boolean {
 }
 
 /**
- * A PGlite dialect, configured. {@link pgliteDialect} is the same function.
+ * A PGlite dialect, configured.
  *
  * - `rollback`/`commit` run only when `isInTransaction()` says a transaction is open.
  * - `ping` is `false` for a closed instance, and otherwise runs an empty statement (which fails
@@ -72,7 +72,7 @@ export function isPgliteDisconnect(error: unknown): boolean {
  * - `close` closes the instance (for a data directory, this flushes it).
  * - No `onConnect`: PGlite emits no connection events; nothing can kill it from outside.
  */
-export function createPgliteDialect<C extends PgliteDatabase = PgliteDatabase>(options: PgliteDialectOptions = {}): DriverDialect<C> {
+export function pgliteDialect<C extends PgliteDatabase = PgliteDatabase>(options: PgliteDialectOptions = {}): DriverDialect<C> {
   const sessionReset = options.sessionReset === true;
 
   const endTransaction = async (db: C, sql: 'ROLLBACK' | 'COMMIT'): Promise<void> => {
@@ -93,15 +93,6 @@ export function createPgliteDialect<C extends PgliteDatabase = PgliteDatabase>(o
     },
     isDisconnect: (error: unknown, db?: C) => isPgliteDisconnect(error) || db?.closed === true,
   } satisfies DriverDialect<C>);
-}
-
-/**
- * The PGlite dialect: `pgliteDialect()` for the defaults, `pgliteDialect({ ... })` with options, and
- * `pgliteDialect<YourConnectionType>()` to type it for the driver's own class (what typescript-eslint's
- * `no-unsafe-class-instance-assignment` asks for). The same function as {@link createPgliteDialect}.
- */
-export function pgliteDialect<C extends PgliteDatabase = PgliteDatabase>(options: PgliteDialectOptions = {}): DriverDialect<C> {
-  return createPgliteDialect<C>(options);
 }
 
 export type { DriverDialect } from './common.js';

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { QueuePool } from '../../src/index.js';
-import { createMariadbDialect } from '../../src/dialects/mariadb.js';
-import { createMysql2Dialect } from '../../src/dialects/mysql2.js';
+import { mariadbDialect } from '../../src/dialects/mariadb.js';
+import { mysql2Dialect } from '../../src/dialects/mysql2.js';
 import { isReachable, mysqlServer } from '../support/servers.js';
 import { connOf, harnessPool, quietLogger, runDialectContract } from './contract.js';
 import { runDisconnectSuite } from './disconnects.js';
@@ -143,6 +143,6 @@ if (!isReachable(target)) {
     });
   }
 } else {
-  suite(mysql2Driver, target.url, target.label, createMysql2Dialect({ sessionReset: true }));
-  suite(mariadbDriver, target.url, target.label, createMariadbDialect({ sessionReset: true }));
+  suite(mysql2Driver, target.url, target.label, mysql2Dialect({ sessionReset: true }));
+  suite(mariadbDriver, target.url, target.label, mariadbDialect({ sessionReset: true }));
 }

@@ -4,8 +4,8 @@ import * as mariadb from 'mariadb';
 import mysql from 'mysql2/promise';
 import { QueuePool } from '../../src/index.js';
 import type { Dialect, QueuePoolOptions } from '../../src/index.js';
-import { createMariadbDialect } from '../../src/dialects/mariadb.js';
-import { createMysql2Dialect } from '../../src/dialects/mysql2.js';
+import { mariadbDialect } from '../../src/dialects/mariadb.js';
+import { mysql2Dialect } from '../../src/dialects/mysql2.js';
 import { uniqueName, withDatabase } from '../support/servers.js';
 import { waitFor } from './contract.js';
 import type { DialectHarness } from './contract.js';
@@ -90,7 +90,7 @@ export interface MysqlDriver<C> {
 
 export const mysql2Driver: MysqlDriver<Mysql2Conn> = {
   name: 'mysql2',
-  dialect: createMysql2Dialect<Mysql2Conn>(),
+  dialect: mysql2Dialect<Mysql2Conn>(),
   open: (url) => mysql.createConnection({ uri: url }),
   query: async (conn, sql) => (await conn.query(sql))[0],
   threadId: (conn) => conn.threadId,
@@ -98,7 +98,7 @@ export const mysql2Driver: MysqlDriver<Mysql2Conn> = {
 
 export const mariadbDriver: MysqlDriver<MariadbConn> = {
   name: 'mariadb',
-  dialect: createMariadbDialect<MariadbConn>(),
+  dialect: mariadbDialect<MariadbConn>(),
   open: (url) => {
     const parsed = new URL(url);
     return mariadb.createConnection({

@@ -2,10 +2,10 @@
 import pg from 'pg';
 import { QueuePool } from '../../src/index.js';
 import type { Dialect, QueuePoolOptions } from '../../src/index.js';
-import { createPgDialect } from '../../src/dialects/pg.js';
+import { pgDialect } from '../../src/dialects/pg.js';
 
 /** The pg dialect typed for `pg.Client`. */
-export const clientDialect = createPgDialect<pg.Client>();
+export const clientDialect = pgDialect<pg.Client>();
 import { uniqueName, withParam } from '../support/servers.js';
 import { waitFor } from './contract.js';
 import type { DialectHarness } from './contract.js';

@@ -5,12 +5,12 @@ import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { QueuePool } from '../../src/index.js';
-import { createPgDialect } from '../../src/dialects/pg.js';
+import { pgDialect } from '../../src/dialects/pg.js';
 import { postgresServer, withDatabase, withParam } from '../support/servers.js';
 import type { ServerTarget } from '../support/servers.js';
 import { connOf, harnessPool, quietLogger, runDialectContract } from './contract.js';
 import { runDisconnectSuite } from './disconnects.js';
-import { clientDialect as pgDialect, pgDisconnectHarness, pgHarness, rawPgClient } from './pg-harness.js';
+import { clientDialect, pgDisconnectHarness, pgHarness, rawPgClient } from './pg-harness.js';
 
 let server: ServerTarget | undefined;
 let unreachable: unknown;
@@ -103,7 +103,7 @@ if (server === undefined) {
       });
 
       it("sessionReset 'discard-all' resets settings and temp tables, and named statements still work", async () => {
-        const pool = harnessPool(harness, { dialect: createPgDialect<pg.Client>({ sessionReset: 'discard-all' }) });
+        const pool = harnessPool(harness, { dialect: pgDialect<pg.Client>({ sessionReset: 'discard-all' }) });
         try {
           const pc = await pool.connect();
           const client = connOf(pc);
@@ -129,7 +129,7 @@ if (server === undefined) {
       });
 
       it("sessionReset 'keep-prepared' resets the session but keeps prepared statements", async () => {
-        const pool = harnessPool(harness, { dialect: createPgDialect<pg.Client>({ sessionReset: 'keep-prepared' }) });
+        const pool = harnessPool(harness, { dialect: pgDialect<pg.Client>({ sessionReset: 'keep-prepared' }) });
         try {
           const pc = await pool.connect();
           const client = connOf(pc);
@@ -166,7 +166,7 @@ if (server === undefined) {
             (e: unknown) => e,
           );
           assert.ok(error !== undefined, 'the query failed');
-          assert.equal(pgDialect.isDisconnect(error), true, `a disconnect: ${inspect(error)}`);
+          assert.equal(clientDialect.isDisconnect(error), true, `a disconnect: ${inspect(error)}`);
           await pc.close();
           assert.equal(pool.checkedOut(), 0);
           const again = await pool.connect();
@@ -201,7 +201,7 @@ if (server === undefined) {
         badUrl.port = '1';
         const pool = new QueuePool<pg.Client>({
           creator: () => rawPgClient(badUrl.toString()),
-          dialect: pgDialect,
+          dialect: clientDialect,
           poolSize: 1,
           maxOverflow: 0,
           timeout: 20_000,
@@ -214,7 +214,7 @@ if (server === undefined) {
           assert.equal(result.status, 'rejected');
           const reason = (result).reason as { code?: string; cause?: { code?: string } };
           assert.ok(reason.code === 'ECONNREFUSED' || reason.cause?.code === 'ECONNREFUSED', `ECONNREFUSED: ${inspect(reason)}`);
-          assert.equal(pgDialect.isDisconnect(reason), true);
+          assert.equal(clientDialect.isDisconnect(reason), true);
         }
         assert.ok(elapsed < 3000, `settled in ${elapsed} ms, far below the 20 s timeout`);
         assert.equal(pool.checkedOut(), 0);
@@ -225,7 +225,7 @@ if (server === undefined) {
         const badUrl = withParam(withDatabase(url.toString(), 'lifeguard_no_such_db'), 'application_name', 'lg_fail');
         const pool = new QueuePool<pg.Client>({
           creator: () => rawPgClient(badUrl),
-          dialect: pgDialect,
+          dialect: clientDialect,
           poolSize: 1,
           maxOverflow: 0,
           timeout: 20_000,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
-import { createPgliteDialect, isPgliteDisconnect, pgliteDialect } from '../../src/dialects/pglite.js';
+import { isPgliteDisconnect, pgliteDialect } from '../../src/dialects/pglite.js';
 import { connOf, harnessPool, runDialectContract } from './contract.js';
 import type { DialectHarness } from './contract.js';
 
@@ -24,7 +24,7 @@ function pgliteHarness(): DialectHarness<PGlite> {
     }
   };
   return {
-    dialect: createPgliteDialect<PGlite>(),
+    dialect: pgliteDialect<PGlite>(),
     open: () => PGlite.create(dataDir),
     exec: async (db, sql) => {
       await db.exec(sql);
@@ -47,7 +47,7 @@ describe('pglite dialect on PGlite (in-process)', { timeout: 120_000 }, () => {
   runDialectContract('contract on a data directory', pgliteHarness());
 
   it('sessionReset runs DISCARD ALL after the rollback', async () => {
-    const harness = { ...pgliteHarness(), dialect: createPgliteDialect<PGlite>({ sessionReset: true }) };
+    const harness = { ...pgliteHarness(), dialect: pgliteDialect<PGlite>({ sessionReset: true }) };
     const pool = harnessPool(harness);
     try {
       const pc = await pool.connect();
