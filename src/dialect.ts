@@ -33,15 +33,14 @@ type Fn = (...args: never[]) => unknown;
 type DuckConnection = Partial<Record<'rollback' | 'commit' | 'close' | 'end' | 'destroy' | 'ping', Fn>>;
 
 function method(conn: unknown, name: keyof DuckConnection): Fn | undefined {
-  if (conn === null || (typeof conn !== 'object' && typeof conn !== 'function')) return undefined;
-  const value = (conn as DuckConnection)[name];
+  // Optional chaining covers null and undefined; other primitives simply have no such method.
+  const value = (conn as DuckConnection | null | undefined)?.[name];
   return typeof value === 'function' ? value : undefined;
 }
 
 function call(conn: unknown, name: keyof DuckConnection): void | Promise<void> {
-  const fn = method(conn, name);
-  if (fn === undefined) return undefined;
-  return fn.call(conn) as void | Promise<void>;
+  const value = (conn as DuckConnection | null | undefined)?.[name];
+  return typeof value === 'function' ? (value.call(conn) as void | Promise<void>) : undefined;
 }
 
 /**

@@ -67,6 +67,8 @@ export abstract class Pool<C> {
   #plainConnect: boolean;
   /** prePing or leakTracking: the checkout has more to do than hand the connection over. */
   readonly #checkoutExtras: boolean;
+  /** The dialect's rollback or commit, chosen once from `resetOnReturn`; null for 'none'. */
+  readonly #resetByDialect: ((conn: C) => void | Promise<void>) | null;
   /** Checkouts handed a record and not yet checked in. */
   #outstanding = 0;
   #drainedListeners: (() => void)[] = [];
@@ -81,6 +83,9 @@ export abstract class Pool<C> {
     this.#contextLocal = this._options.useContextLocal || this._alwaysContextLocal();
     this.#plainConnect = !this.#contextLocal;
     this.#checkoutExtras = this._options.prePing || this._options.leakTracking;
+    const dialect = this._dialect;
+    const mode = this._options.resetOnReturn;
+    this.#resetByDialect = mode === 'none' ? null : mode === 'rollback' ? (conn) => dialect.rollback(conn) : (conn) => dialect.commit(conn);
     this.#leakGuard = new LeakGuard((checkout) => { this.#reclaim(checkout); });
     for (const [name, listener] of options.events ?? []) this.on(name, listener);
     for (const listener of options.listeners ?? []) {
@@ -339,10 +344,15 @@ export abstract class Pool<C> {
     return checkout;
   }
 
-  /** Lend `record` to a checkout: connect it if needed, then run the checkout hooks. Never throws. */
-  protected _checkoutRecord(record: ConnectionRecord<C>): Awaitable<PooledConnection<C>> {
+  /**
+   * Lend `record` to a checkout: connect it if needed, then run the checkout hooks. Never throws.
+   * `justReturned`: the record's connection passed the staleness check in this same synchronous
+   * return (a direct hand-off to a waiter), so it is not checked again.
+   */
+  protected _checkoutRecord(record: ConnectionRecord<C>, justReturned = false): Awaitable<PooledConnection<C>> {
     record._checkedOut();
     this.#outstanding++;
+    if (justReturned && record.connection !== null) return this.#lend(record, record.connection);
     let conn: C | Promise<C>;
     try {
       conn = record.getConnection();
@@ -500,8 +510,7 @@ export abstract class Pool<C> {
   /** Never throws: a failed reset is logged and invalidates the connection. */
   #reset(conn: C, record: ConnectionRecord<C> | null, agent: ResetAgent | null): Awaitable<void> {
     const listeners = this._events.lists.reset;
-    const mode = this._options.resetOnReturn;
-    if (listeners.length === 0 && mode === 'none') return;
+    if (listeners.length === 0 && this.#resetByDialect === null) return;
     try {
       const result = listeners.length === 0
         ? this.#resetConnection(conn, record, agent)
@@ -514,11 +523,12 @@ export abstract class Pool<C> {
   }
 
   #resetConnection(conn: C, record: ConnectionRecord<C> | null, agent: ResetAgent | null): Awaitable<void> {
+    const reset = this.#resetByDialect;
+    if (reset === null) return;
     const mode = this._options.resetOnReturn;
-    if (mode === 'none') return;
     if (this._log.debugEnabled) this._log.debug(`Connection #${record?.id ?? 'detached'} ${mode}-on-return${agent === null ? '' : ', via agent'}`);
     if (agent !== null) return mode === 'rollback' ? agent.rollback() : agent.commit();
-    return mode === 'rollback' ? this._dialect.rollback(conn) : this._dialect.commit(conn);
+    return reset(conn);
   }
 
   #resetFailed(record: ConnectionRecord<C> | null, error: unknown): Awaitable<void> {

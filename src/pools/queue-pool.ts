@@ -70,7 +70,7 @@ export class QueuePool<C> extends Pool<C> {
 
   protected _doReturn(record: ConnectionRecord<C>): void | Promise<void> {
     if (this.#waiters.length !== 0) {
-      this.#waiters.handOff(this._checkoutRecord(record));
+      this.#waiters.handOff(this._checkoutRecord(record, true));
       return;
     }
     if (this.#idle.length < this.#keepIdle && !this.closed) {
