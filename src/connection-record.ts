@@ -161,6 +161,9 @@ export class ConnectionRecord<C> {
     if (conn === null) return;
     const soft = options?.soft === true;
     const pool = this.#pool;
+    // Hard: empty the record before the first await, so nobody (a close() that was not waiting for
+    // this invalidate, a waiter) can be handed the connection while it is being closed.
+    if (!soft) this.#empty(conn);
     try {
       await emit(soft ? pool._events.lists.softInvalidate : pool._events.lists.invalidate, conn, this, error);
     } catch (listenerError) {
@@ -169,7 +172,13 @@ export class ConnectionRecord<C> {
     const reason = error === undefined ? '' : ` (reason: ${describeError(error)})`;
     pool._log.info(`${soft ? 'Soft invalidate' : 'Invalidate'} connection #${this.id}${reason}`);
     if (soft) this.#softInvalidated = true;
-    else if (this.connection === conn) await this.#closeConnection(conn, true);
+    else await this.#closeConnection(conn, true);
+  }
+
+  #empty(conn: C): void {
+    if (this.connection === conn) this.connection = null;
+    this.finalizeCallbacks.length = 0;
+    this.#info = null;
   }
 
   /** Close the driver connection (if any) and keep the record reusable. */
@@ -186,9 +195,7 @@ export class ConnectionRecord<C> {
 
   /** Empties the record first, so no one can take the connection while it closes. */
   async #closeConnection(conn: C, terminate: boolean): Promise<void> {
-    if (this.connection === conn) this.connection = null;
-    this.finalizeCallbacks.length = 0;
-    this.#info = null;
+    this.#empty(conn);
     const pool = this.#pool;
     pool._log.debug(`Closing connection #${this.id}`);
     try {
@@ -238,9 +245,7 @@ export class ConnectionRecord<C> {
 
   /** @internal A detach takes the driver connection away: the record becomes empty without closing it. */
   _release(): void {
-    this.connection = null;
-    this.#info = null;
-    this.finalizeCallbacks.length = 0;
+    if (this.connection !== null) this.#empty(this.connection);
   }
 
   /** @internal Terminate the connection of a checkout that was garbage-collected. */

@@ -17,12 +17,19 @@ export function runInNewScope<T>(fn: () => Promise<T>): Promise<T> {
   return storage.run(new Map(), fn);
 }
 
+/** The current `scope()` store, or `undefined` outside any scope. */
+export function scopeStore(): ContextStore | undefined {
+  return storage.getStore();
+}
+
+const moduleSnapshot = AsyncLocalStorage.snapshot();
+
 /**
- * A function that runs its argument in the async context of the moment it was made. The pool makes
- * one at construction and opens connections and arms timers through it, so a long-lived socket or
- * timer never captures (and keeps alive) the context of whichever request happened to trigger it.
+ * Runs `fn` in the async context of the moment this module was loaded (no request's). Pools open
+ * connections and arm timers through it, so a long-lived socket or timer never captures, and keeps
+ * alive, the context of whichever request triggered it, even for a pool built lazily inside a
+ * request (as `manage()` does).
  */
-export function detachedRunner(): <R>(fn: () => R) => R {
-  const snapshot = AsyncLocalStorage.snapshot();
-  return <R>(fn: () => R): R => snapshot(fn);
+export function runDetached<R>(fn: () => R): R {
+  return moduleSnapshot(fn);
 }

@@ -76,12 +76,9 @@ export function redactUrl(url: string): string {
   const schemeEnd = out.indexOf('://');
   if (schemeEnd !== -1) {
     const authorityStart = schemeEnd + 3;
-    let end = out.length;
-    for (const mark of ['?', '#']) {
-      const at = out.indexOf(mark, authorityStart);
-      if (at !== -1 && at < end) end = at;
-    }
-    const lastAt = out.lastIndexOf('@', end - 1);
+    // The last '@' anywhere: a password may hold an unescaped '?', '#' or '/'. (An '@' in a query
+    // value then hides the host too: too much hidden, never too little.)
+    const lastAt = out.lastIndexOf('@');
     if (lastAt >= authorityStart) {
       const colon = out.indexOf(':', authorityStart);
       if (colon !== -1 && colon < lastAt) out = `${out.slice(0, colon + 1)}***${out.slice(lastAt)}`;

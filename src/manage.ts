@@ -40,11 +40,17 @@ function canonical(value: unknown, seen: Set<object>): string {
   if (seen.has(value)) throw new ArgumentError('Invalid connect arguments: they contain a cycle');
   if (value instanceof Date) return `Date(${value.toISOString()})`;
   if (value instanceof Uint8Array) return `Bytes(${Buffer.from(value).toString('base64')})`;
+  if (value instanceof URL) return `URL(${JSON.stringify(value.href)})`;
+  // A Map, a class instance...: Object.keys would see nothing and key them all alike, handing one
+  // caller's connections to another. Refuse what cannot be compared by value.
+  if (!Array.isArray(value) && !isPlainObject(value)) {
+    throw invalid('connect arguments', 'plain data (strings, numbers, plain objects, arrays, dates, URLs, buffers)', value);
+  }
   seen.add(value);
   try {
     if (Array.isArray(value)) return `[${value.map((item) => canonical(item, seen)).join(',')}]`;
     const keys = Object.keys(value).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key], seen)}`).join(',')}}`;
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical((value)[key], seen)}`).join(',')}}`;
   } finally {
     seen.delete(value);
   }
@@ -65,6 +71,13 @@ function splitPoolKey(args: readonly unknown[]): { driverArgs: unknown[]; poolKe
   const driverArgs = args.slice(0, -1);
   if (Object.keys(rest).length !== 0) driverArgs.push(rest);
   return { driverArgs, poolKey };
+}
+
+/** The pool key for a call's arguments: its `poolKey`, or the arguments' canonical text. */
+function keyOf(args: readonly unknown[]): { driverArgs: unknown[]; argsKey: string; key: string; poolKey: string | undefined } {
+  const { driverArgs, poolKey } = splitPoolKey(args);
+  const argsKey = canonical(driverArgs, new Set());
+  return { driverArgs, argsKey, key: poolKey === undefined ? `args:${argsKey}` : `key:${poolKey}`, poolKey };
 }
 
 /**
@@ -99,9 +112,7 @@ export class DBProxy<C> {
 
   /** The pool for these arguments, created on first use. */
   getPool(...args: unknown[]): Pool<C> {
-    const { driverArgs, poolKey } = splitPoolKey(args);
-    const argsKey = canonical(driverArgs, new Set());
-    const key = poolKey === undefined ? `args:${argsKey}` : `key:${poolKey}`;
+    const { driverArgs, argsKey, key, poolKey } = keyOf(args);
     const existing = this.#pools.get(key);
     if (existing !== undefined) {
       if (existing.args !== argsKey) {
@@ -121,8 +132,7 @@ export class DBProxy<C> {
 
   /** Dispose and forget the pool for these arguments, if there is one. */
   async dispose(...args: unknown[]): Promise<void> {
-    const { driverArgs, poolKey } = splitPoolKey(args);
-    const key = poolKey === undefined ? `args:${canonical(driverArgs, new Set())}` : `key:${poolKey}`;
+    const { key } = keyOf(args);
     const entry = this.#pools.get(key);
     if (entry === undefined) return;
     this.#pools.delete(key);

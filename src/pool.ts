@@ -2,7 +2,7 @@ import type { Awaitable } from './awaitable.js';
 import { andThen, isPromise, RESOLVED } from './awaitable.js';
 import { ConnectionRecord } from './connection-record.js';
 import type { ContextStore } from './context.js';
-import { currentStore, detachedRunner, runInNewScope } from './context.js';
+import { currentStore, runDetached, runInNewScope, scopeStore } from './context.js';
 import type { Dialect } from './dialect.js';
 import { defaultDialect } from './dialect.js';
 import { DisconnectionError, InvalidatePoolError, InvalidRequestError, PoolClosedError } from './errors.js';
@@ -10,6 +10,7 @@ import type { PoolEventName, PoolEvents, ResetState } from './events.js';
 import { emit, EventHub, POOL_EVENT_NAMES } from './events.js';
 import type { AbandonedCheckout } from './leak-guard.js';
 import { LeakGuard } from './leak-guard.js';
+import { MAX_TIMER_MS } from './waiter-queue.js';
 import { describeError, PoolLog } from './logging.js';
 import type { PoolOptions, ResolvedPoolOptions } from './options.js';
 import { invalid, resolvePoolOptions } from './options.js';
@@ -57,7 +58,7 @@ export abstract class Pool<C> {
   readonly #contextLocal: boolean;
   readonly #rootStore: ContextStore = new Map();
   /** Runs a function outside any caller's async context (for timers and connects). */
-  protected readonly _runDetached = detachedRunner();
+  protected readonly _runDetached = runDetached;
   readonly #leakGuard: LeakGuard<C>;
   #firstConnectDone = false;
   #firstConnectRunning: Promise<void> | null = null;
@@ -223,7 +224,8 @@ export abstract class Pool<C> {
       let timer: NodeJS.Timeout | undefined;
       const drained = new Promise<boolean>((resolve) => {
         this.#drainedListeners.push(() => { resolve(true); });
-        if (timeout !== Infinity) timer = setTimeout(() => { resolve(false); }, timeout);
+        // Past setTimeout's range (about 24.8 days) the wait is as good as unbounded.
+        if (timeout < MAX_TIMER_MS) timer = setTimeout(() => { resolve(false); }, timeout);
       });
       const complete = await drained;
       clearTimeout(timer);
@@ -272,6 +274,7 @@ export abstract class Pool<C> {
   // ---------------------------------------------------------------- checkout
 
   #checkout(signal: AbortSignal | null): Promise<PooledConnection<C>> {
+    if (this.#closed) return Promise.reject(this.#closedError());
     if (signal !== null) return this.#checkoutWithSignal(signal);
     try {
       const result = this.#checkoutNow(null);
@@ -327,7 +330,11 @@ export abstract class Pool<C> {
   }
 
   #contextLocalCheckout(signal: AbortSignal | null): Promise<PooledConnection<C>> {
-    const store = currentStore(this.#rootStore);
+    // Outside any scope, unrelated callers must not share a checkout (and its transaction);
+    // SingletonContextPool alone gives code outside a scope one shared root context, as SPEC says.
+    const scoped = scopeStore();
+    if (scoped === undefined && !this._alwaysContextLocal()) return this.#checkout(signal);
+    const store = scoped ?? this.#rootStore;
     const existing = store.get(this) as Promise<PooledConnection<C>> | undefined;
     if (existing !== undefined) {
       return existing.then(
@@ -495,7 +502,9 @@ export abstract class Pool<C> {
    * goes back and `#putBack` terminates it.
    */
   #finalize(record: ConnectionRecord<C> | null, conn: C | null, agent: ResetAgent | null): Awaitable<void> {
-    if (conn !== null && (record === null || !record._dead)) {
+    // Skip the reset when the record no longer holds `conn` (a StaticPool checkout whose shared
+    // connection was replaced meanwhile): that connection is closed, and the new one is not ours.
+    if (conn !== null && (record === null || (!record._dead && record.connection === conn))) {
       const reset = this.#reset(conn, record, agent);
       if (isPromise(reset)) return reset.then(() => this.#afterReset(record, conn));
     }
@@ -504,7 +513,7 @@ export abstract class Pool<C> {
 
   #afterReset(record: ConnectionRecord<C> | null, conn: C | null): Awaitable<void> {
     if (record !== null) return record.checkin();
-    return conn === null ? undefined : this.#closeDetached(conn);
+    return conn === null ? undefined : this._closeDetached(conn, false);
   }
 
   /** Never throws: a failed reset is logged and invalidates the connection. */
@@ -536,19 +545,10 @@ export abstract class Pool<C> {
     return record === null ? undefined : record.invalidate(error);
   }
 
-  /** @internal A detached connection was hard-invalidated: nobody else will close it. */
-  async _terminateDetached(conn: C): Promise<void> {
+  /** @internal Close a detached connection for real: nobody else will. Terminated when it was invalidated. */
+  async _closeDetached(conn: C, terminate: boolean): Promise<void> {
     await emitSafely(this._log, 'closeDetached', this._events.lists.closeDetached, conn);
-    await this._closeDriverConnection(conn, true);
-  }
-
-  async #closeDetached(conn: C): Promise<void> {
-    try {
-      await emit(this._events.lists.closeDetached, conn);
-    } catch (error) {
-      this._log.error('closeDetached listener failed', error);
-    }
-    await this._closeDriverConnection(conn, false);
+    await this._closeDriverConnection(conn, terminate);
   }
 
   /** @internal Called by `ConnectionRecord.checkin` once its finalize callbacks ran. */

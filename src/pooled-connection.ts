@@ -139,10 +139,10 @@ export class PooledConnection<C> {
     }
     const soft = options?.soft === true;
     const record = this.#record;
+    if (!soft) this.#connection = null; // before any await: a concurrent close() must not reset it
     if (record !== null) await record.invalidate(error, { soft });
-    else if (!soft) await this.#pool._terminateDetached(conn);
+    else if (!soft) await this.#pool._closeDetached(conn, true);
     if (!soft) {
-      this.#connection = null;
       this.#nesting = 1;
       await this.close();
     }

@@ -1,5 +1,8 @@
 import { monotonicNow } from './clock.js';
 
+/** The longest delay `setTimeout` honours (about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** One caller waiting for a slot. A node of the queue's doubly linked list, so removal is O(1). */
 interface Waiter<T> {
   resolve: (value: T | PromiseLike<T>) => void;
@@ -131,7 +134,9 @@ export class WaiterQueue<T> {
   };
 
   #arm(delay: number): void {
-    this.#timer = this.#runDetached(() => setTimeout(this.#expire, Math.max(0, Math.ceil(delay))));
+    // setTimeout fires after 1 ms for delays past 2^31-1 ms; arm for at most that, and #expire re-arms.
+    const ms = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(delay)));
+    this.#timer = this.#runDetached(() => setTimeout(this.#expire, ms));
   }
 
   readonly #expire = (): void => {

@@ -69,7 +69,7 @@ export class QueuePool<C> extends Pool<C> {
   }
 
   protected _doReturn(record: ConnectionRecord<C>): void | Promise<void> {
-    if (this.#waiters.length !== 0) {
+    if (this.#waiters.length !== 0 && !this.closed) {
       this.#waiters.handOff(this._checkoutRecord(record, true));
       return;
     }

@@ -47,6 +47,8 @@ describe('redactUrl', () => {
     ['sqlite::memory:', 'sqlite::memory:'],
     ['pglite:///var/data?token=abc', 'pglite:///var/data?token=***'],
     ['not a url :secret@', 'not a url :secret@'],
+    ['postgres://app:s3c?ret@db/app', 'postgres://app:***@db/app'],
+    ['postgres://app:12#3?x@db:5432/app?sslmode=disable', 'postgres://app:***@db:5432/app?sslmode=disable'],
   ];
   for (const [input, expected] of cases) {
     it(expected, () => {
