@@ -247,11 +247,18 @@ async function openPostgres(url: string, options: CreatePoolOptions<unknown>): P
   };
 }
 
-async function openMysql2(url: string, options: CreatePoolOptions<unknown>): Promise<Opened<Mysql2Connection>> {
+/** mysql2 and mariadb open the same way: a MySQL URL, the driver's `createConnection`, an error listener. */
+async function openMysqlFamily<C extends Mysql2Connection | MariadbConnection>(
+  url: string,
+  options: CreatePoolOptions<unknown>,
+  packageName: 'mysql2' | 'mariadb',
+  specifier: string,
+  dialect: Dialect<C>,
+): Promise<Opened<C>> {
   const config = mysqlConfig(url);
-  const createConnection = member(await importDriver('mysql2', 'mysql', 'mysql2/promise'), 'createConnection', 'mysql2') as (
+  const createConnection = member(await importDriver(packageName, packageName === 'mysql2' ? 'mysql' : 'mariadb', specifier), 'createConnection', packageName) as (
     config: Record<string, unknown>,
-  ) => Promise<Mysql2Connection>;
+  ) => Promise<C>;
   const connectOptions = options.connectOptions ?? {};
   return {
     creator: async () => {
@@ -259,26 +266,18 @@ async function openMysql2(url: string, options: CreatePoolOptions<unknown>): Pro
       conn.on('error', noop);
       return conn;
     },
-    dialect: mysql2Dialect(mysqlDialectOptions(options.dialectOptions, 'mysql')),
+    dialect,
     defaults: {},
   };
 }
 
-async function openMariadb(url: string, options: CreatePoolOptions<unknown>): Promise<Opened<MariadbConnection>> {
-  const config = mysqlConfig(url);
-  const createConnection = member(await importDriver('mariadb', 'mariadb'), 'createConnection', 'mariadb') as (
-    config: Record<string, unknown>,
-  ) => Promise<MariadbConnection>;
-  const connectOptions = options.connectOptions ?? {};
-  return {
-    creator: async () => {
-      const conn = await createConnection({ ...connectOptions, ...config });
-      conn.on('error', noop);
-      return conn;
-    },
-    dialect: mariadbDialect({ ...mysqlDialectOptions(options.dialectOptions, 'mariadb'), pingTimeout: options.dialectOptions?.pingTimeout }),
-    defaults: {},
-  };
+function openMysql2(url: string, options: CreatePoolOptions<unknown>): Promise<Opened<Mysql2Connection>> {
+  return openMysqlFamily(url, options, 'mysql2', 'mysql2/promise', mysql2Dialect(mysqlDialectOptions(options.dialectOptions, 'mysql')));
+}
+
+function openMariadb(url: string, options: CreatePoolOptions<unknown>): Promise<Opened<MariadbConnection>> {
+  const dialect = mariadbDialect({ ...mysqlDialectOptions(options.dialectOptions, 'mariadb'), pingTimeout: options.dialectOptions?.pingTimeout });
+  return openMysqlFamily(url, options, 'mariadb', 'mariadb', dialect);
 }
 
 function mysqlDialectOptions(options: CreatePoolDialectOptions | undefined, scheme: string): { sessionReset: boolean; closeTimeout?: number } {
