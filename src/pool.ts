@@ -157,11 +157,11 @@ export abstract class Pool<C> {
       return isPromise(pooled) ? pooled : Promise.resolve(pooled);
     }
     if (this.#closed) return Promise.reject(this.#closedError());
-    let signal: AbortSignal | null = null;
-    if (options !== undefined) {
-      const given: unknown = options.signal;
-      if (given !== undefined && !(given instanceof AbortSignal)) return Promise.reject(invalid('signal', 'an AbortSignal', given));
-      signal = given ?? null;
+    let signal: AbortSignal | null;
+    try {
+      signal = signalOf(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
     if (this.#contextLocal) return this.#contextLocalCheckout(signal);
     return this.#checkout(signal);
@@ -169,8 +169,13 @@ export abstract class Pool<C> {
 
   /** A checkout that ignores the context-local connection. */
   uniqueConnection(options?: ConnectOptions): Promise<PooledConnection<C>> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    return this.#checkout(options?.signal ?? null);
+    let signal: AbortSignal | null;
+    try {
+      signal = signalOf(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#checkout(signal);
   }
 
   /** Run `fn` in a fresh async context: the "thread" of `useContextLocal` and `SingletonContextPool`. */
@@ -675,6 +680,16 @@ export abstract class Pool<C> {
   get _outstanding(): number {
     return this.#outstanding;
   }
+}
+
+/** The `signal` of `connect()`'s options; an `ArgumentError` for anything but an options object with an AbortSignal. */
+function signalOf(options: ConnectOptions | undefined): AbortSignal | null {
+  if (options === undefined) return null;
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null) throw invalid('options', 'an options object ({ signal })', given);
+  const signal: unknown = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'an AbortSignal', signal);
+  return signal ?? null;
 }
 
 /** Emit where a listener's failure must not stop the pool: it is logged. */

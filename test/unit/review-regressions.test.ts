@@ -76,6 +76,17 @@ describe('review regressions', () => {
     });
   });
 
+  it('connect() and uniqueConnection() refuse bad options with an ArgumentError', async () => {
+    const driver = new MockDriver();
+    const pool = new QueuePool(base(driver));
+    for (const bad of [null, 'fast', { signal: 'soon' }]) {
+      await assert.rejects(pool.connect(bad as never), ArgumentError);
+      await assert.rejects(pool.uniqueConnection(bad as never), ArgumentError);
+    }
+    assert.equal(pool.checkedOut(), 0);
+    assert.equal(driver.opened, 0);
+  });
+
   it('useContextLocal outside any scope gives unrelated callers their own checkouts', async () => {
     const driver = new MockDriver();
     const pool = new QueuePool({ ...base(driver), useContextLocal: true });
