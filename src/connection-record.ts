@@ -5,6 +5,14 @@ import type { Pool } from './pool.js';
 
 let nextRecordId = 1;
 
+const enum Staleness {
+  Fresh,
+  Dead,
+  Invalidated,
+  SoftInvalidated,
+  Old,
+}
+
 /**
  * A long-lived slot of the pool (SQLAlchemy's `_ConnectionRecord`). It holds at most one driver
  * connection at a time and outlives it: when its connection is invalidated, recycled or found dead,
@@ -81,25 +89,33 @@ export class ConnectionRecord<C> {
    * checkout (replace it) and at return (close it now rather than keep a connection nobody can use).
    */
   staleReason(): string | null {
-    if (this.#dead) return 'the server dropped it';
-    const pool = this.#pool;
-    if (this.#generation < pool._generation) return 'the pool was invalidated or disposed';
-    if (this.#softInvalidated) return 'it was soft-invalidated';
-    const recycle = pool._options.recycle;
-    if (recycle >= 0 && monotonicNow() - this.#openedAt > recycle) return `it is older than recycle (${recycle}ms)`;
-    return null;
+    switch (this.#staleness()) {
+      case Staleness.Fresh:
+        return null;
+      case Staleness.Dead:
+        return 'the server dropped it';
+      case Staleness.Invalidated:
+        return 'the pool was invalidated or disposed';
+      case Staleness.SoftInvalidated:
+        return 'it was soft-invalidated';
+      case Staleness.Old:
+        return `it is older than recycle (${this.#pool._options.recycle}ms)`;
+    }
   }
 
   /** `staleReason() !== null`, without building the reason: runs on every checkout and return. */
   isStale(): boolean {
+    return this.#staleness() !== Staleness.Fresh;
+  }
+
+  #staleness(): Staleness {
+    if (this.#dead) return Staleness.Dead;
     const pool = this.#pool;
+    if (this.#generation < pool._generation) return Staleness.Invalidated;
+    if (this.#softInvalidated) return Staleness.SoftInvalidated;
     const recycle = pool._options.recycle;
-    return (
-      this.#dead ||
-      this.#softInvalidated ||
-      this.#generation < pool._generation ||
-      (recycle >= 0 && monotonicNow() - this.#openedAt > recycle)
-    );
+    if (recycle >= 0 && monotonicNow() - this.#openedAt > recycle) return Staleness.Old;
+    return Staleness.Fresh;
   }
 
   /** Connect, or replace a stale connection, then return the driver connection. */
@@ -183,14 +199,13 @@ export class ConnectionRecord<C> {
 
   /** Close the driver connection (if any) and keep the record reusable. */
   close(): Promise<void> {
-    const conn = this.connection;
-    return conn === null ? Promise.resolve() : this.#closeConnection(conn, false);
+    return this._closeConnection(false);
   }
 
-  /** @internal Close a connection that can never be handed out again; a dead one is terminated. */
-  _retire(): Promise<void> {
+  /** @internal Close (or terminate) the current connection, if any; the record stays reusable. */
+  _closeConnection(terminate: boolean): Promise<void> {
     const conn = this.connection;
-    return conn === null ? Promise.resolve() : this.#closeConnection(conn, this.#dead);
+    return conn === null ? Promise.resolve() : this.#closeConnection(conn, terminate);
   }
 
   /** Empties the record first, so no one can take the connection while it closes. */
@@ -246,10 +261,5 @@ export class ConnectionRecord<C> {
   /** @internal A detach takes the driver connection away: the record becomes empty without closing it. */
   _release(): void {
     if (this.connection !== null) this.#empty(this.connection);
-  }
-
-  /** @internal Terminate the connection of a checkout that was garbage-collected. */
-  _terminateAbandoned(conn: C): Promise<void> {
-    return this.#closeConnection(conn, true);
   }
 }

@@ -57,17 +57,11 @@ export abstract class Pool<C> {
   readonly #givenOptions: PoolOptions<C>;
   readonly #contextLocal: boolean;
   readonly #rootStore: ContextStore = new Map();
-  /** Runs a function outside any caller's async context (for timers and connects). */
-  protected readonly _runDetached = runDetached;
   readonly #leakGuard: LeakGuard<C>;
   #firstConnectDone = false;
   #firstConnectRunning: Promise<void> | null = null;
   #lastConnectError: unknown = undefined;
   #closed = false;
-  /** Not closed and not context-local: `connect()` may take its hot path. */
-  #plainConnect: boolean;
-  /** prePing or leakTracking: the checkout has more to do than hand the connection over. */
-  readonly #checkoutExtras: boolean;
   /** The dialect's rollback or commit, chosen once from `resetOnReturn`; null for 'none'. */
   readonly #resetByDialect: ((conn: C) => void | Promise<void>) | null;
   /** Checkouts handed a record and not yet checked in. */
@@ -78,12 +72,10 @@ export abstract class Pool<C> {
     this._options = resolvePoolOptions(options);
     this.#givenOptions = options;
     this.#creator = options.creator;
-    this._dialect = options.dialect ?? (defaultDialect);
+    this._dialect = options.dialect ?? defaultDialect;
     this.loggingName = options.loggingName ?? `${new.target.name}@${(nextPoolId++).toString(36)}`;
     this._log = new PoolLog(this.loggingName, options.logger ?? console, this._options.echo);
     this.#contextLocal = this._options.useContextLocal || this._alwaysContextLocal();
-    this.#plainConnect = !this.#contextLocal;
-    this.#checkoutExtras = this._options.prePing || this._options.leakTracking;
     const dialect = this._dialect;
     const mode = this._options.resetOnReturn;
     this.#resetByDialect = mode === 'none' ? null : mode === 'rollback' ? (conn) => dialect.rollback(conn) : (conn) => dialect.commit(conn);
@@ -144,18 +136,7 @@ export abstract class Pool<C> {
    * same `scope()` returns the same checkout (nesting counted).
    */
   connect(options?: ConnectOptions): Promise<PooledConnection<C>> {
-    if (options === undefined && this.#plainConnect) {
-      // The hot path: no signal, no context-local lookup, pool open.
-      let got: ConnectionRecord<C> | Promise<PooledConnection<C>>;
-      try {
-        got = this._doGet(null);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (!(got instanceof ConnectionRecord)) return got;
-      const pooled = this._checkoutRecord(got);
-      return isPromise(pooled) ? pooled : Promise.resolve(pooled);
-    }
+    if (options === undefined && !this.#contextLocal) return this.#checkout(null);
     if (this.#closed) return Promise.reject(this.#closedError());
     let signal: AbortSignal | null;
     try {
@@ -221,7 +202,6 @@ export abstract class Pool<C> {
     if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalid('timeout', 'a duration in ms >= 0', timeout);
     if (!this.#closed) {
       this.#closed = true;
-      this.#plainConnect = false;
       this._rejectWaiters(this.#closedError());
     }
     await this.dispose();
@@ -380,9 +360,11 @@ export abstract class Pool<C> {
     return this.#lend(record, conn);
   }
 
-  /** Connecting failed: the record goes back (empty) through the return path, releasing its capacity. */
+  /**
+   * Connecting failed: the record (already empty: a failed connect never leaves a connection on
+   * it) goes back through the return path, releasing its capacity.
+   */
   async #checkoutFailed(record: ConnectionRecord<C>, error: unknown): Promise<never> {
-    await record.invalidate(error);
     await record.checkin();
     throw error;
   }
@@ -392,18 +374,16 @@ export abstract class Pool<C> {
     this.#leakGuard.track(pooled);
     const fresh = record._takeFresh();
     if (this._log.debugEnabled) this._log.debug(`Connection #${record.id} checked out from pool`);
-    if (this.#checkoutExtras || this._events.lists.checkout.length !== 0) {
-      if (this._options.leakTracking) pooled._stack = new Error('checked out here').stack;
-      if (this._options.prePing || this._events.lists.checkout.length !== 0) {
-        // Synchronous when the ping and the listeners are: each await here would cost ~100 ns.
-        let first: Awaitable<void>;
-        try {
-          first = this.#runCheckoutHooks(pooled, record, conn, fresh);
-        } catch (error) {
-          return this.#retryCheckoutHooks(pooled, record, conn, Promise.reject(error));
-        }
-        if (isPromise(first)) return this.#retryCheckoutHooks(pooled, record, conn, first);
+    if (this._options.leakTracking) pooled._stack = new Error('checked out here').stack;
+    if (this._options.prePing || this._events.lists.checkout.length !== 0) {
+      // Synchronous when the ping and the listeners are: each await here would cost ~100 ns.
+      let first: Awaitable<void>;
+      try {
+        first = this.#runCheckoutHooks(pooled, record, conn, fresh);
+      } catch (error) {
+        return this.#retryCheckoutHooks(pooled, record, conn, Promise.reject(error));
       }
+      if (isPromise(first)) return this.#retryCheckoutHooks(pooled, record, conn, first);
     }
     return pooled;
   }
@@ -529,9 +509,9 @@ export abstract class Pool<C> {
       const result = listeners.length === 0
         ? this.#resetConnection(conn, record, agent)
         : andThen(emit(listeners, conn, record, RESET), () => this.#resetConnection(conn, record, agent));
-      if (isPromise(result)) return result.catch((error: unknown) => this.#resetFailed(record, error));
+      if (isPromise(result)) return result.catch((error: unknown) => this.#resetFailed(record, conn, error));
     } catch (error) {
-      return this.#resetFailed(record, error);
+      return this.#resetFailed(record, conn, error);
     }
     return undefined;
   }
@@ -545,9 +525,10 @@ export abstract class Pool<C> {
     return reset(conn);
   }
 
-  #resetFailed(record: ConnectionRecord<C> | null, error: unknown): Awaitable<void> {
+  /** Invalidates the record only while it still holds `conn` (a StaticPool neighbour may have replaced it meanwhile). */
+  #resetFailed(record: ConnectionRecord<C> | null, conn: C, error: unknown): Awaitable<void> {
     this._log.error(`Exception during reset of connection #${record?.id ?? 'detached'}`, error);
-    return record === null ? undefined : record.invalidate(error);
+    return record?.connection === conn ? record.invalidate(error) : undefined;
   }
 
   /** @internal Close a detached connection for real: nobody else will. Terminated when it was invalidated. */
@@ -573,7 +554,7 @@ export abstract class Pool<C> {
     let done: Awaitable<void>;
     if (record.connection !== null && !record.inUse && record.isStale()) {
       this._log.info(`Connection #${record.id} closed on return: ${record.staleReason() ?? 'stale'}`);
-      done = record._retire().then(() => this._doReturn(record));
+      done = record._closeConnection(record._dead).then(() => this._doReturn(record));
     } else done = this._doReturn(record);
     if (this.#outstanding === 0 && this.#drainedListeners.length !== 0) {
       const notify = (): void => {
@@ -612,7 +593,7 @@ export abstract class Pool<C> {
     const conn = record.connection;
     if (conn !== null) {
       await emitSafely(this._log, 'reset', this._events.lists.reset, conn, record, TERMINATE_ONLY);
-      await record._terminateAbandoned(conn);
+      await record._closeConnection(true);
     }
     await record.checkin();
   }
@@ -623,7 +604,7 @@ export abstract class Pool<C> {
   async _invokeCreator(record: ConnectionRecord<C>): Promise<C> {
     let conn: C;
     try {
-      conn = await this._runDetached(() => this.#creator(record));
+      conn = await runDetached(() => this.#creator(record));
     } catch (error) {
       this.#lastConnectError = error;
       this._log.debug(`Error on connect(): ${describeError(error)}`);

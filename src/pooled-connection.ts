@@ -72,8 +72,9 @@ export class PooledConnection<C> {
   }
 
   /**
-   * The driver connection; `null` after a hard invalidation. Reading it after the checkout was
-   * returned throws `InvalidRequestError`: the connection may already belong to someone else.
+   * The driver connection (`null` while a hard invalidation is under way). Reading it once the
+   * checkout was returned — closed, or hard-invalidated — throws `InvalidRequestError`: the
+   * connection may already belong to someone else.
    */
   get connection(): C | null {
     if (this.#nesting === 0) throw new InvalidRequestError('This connection is closed');

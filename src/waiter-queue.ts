@@ -1,4 +1,5 @@
 import { monotonicNow } from './clock.js';
+import { runDetached } from './context.js';
 
 /** The longest delay `setTimeout` honours (about 24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -37,17 +38,14 @@ export class WaiterQueue<T> {
   #stampScheduled = false;
   readonly #timeout: number;
   readonly #onTimeout: () => Error;
-  readonly #runDetached: <R>(fn: () => R) => R;
 
   /**
    * @param timeout ms each waiter waits; `Infinity` waits forever.
    * @param onTimeout builds the error a timed-out waiter gets.
-   * @param runDetached runs a function outside any caller's async context (timers must not keep one alive).
    */
-  constructor(timeout: number, onTimeout: () => Error, runDetached: <R>(fn: () => R) => R) {
+  constructor(timeout: number, onTimeout: () => Error) {
     this.#timeout = timeout;
     this.#onTimeout = onTimeout;
-    this.#runDetached = runDetached;
   }
 
   get length(): number {
@@ -62,7 +60,7 @@ export class WaiterQueue<T> {
         this.#unstamped = waiter;
         if (!this.#stampScheduled) {
           this.#stampScheduled = true;
-          this.#runDetached(() => setImmediate(this.#stamp));
+          runDetached(() => setImmediate(this.#stamp));
         }
       }
       if (signal !== null) {
@@ -136,7 +134,7 @@ export class WaiterQueue<T> {
   #arm(delay: number): void {
     // setTimeout fires after 1 ms for delays past 2^31-1 ms; arm for at most that, and #expire re-arms.
     const ms = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(delay)));
-    this.#timer = this.#runDetached(() => setTimeout(this.#expire, ms));
+    this.#timer = runDetached(() => setTimeout(this.#expire, ms));
   }
 
   readonly #expire = (): void => {

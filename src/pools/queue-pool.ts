@@ -54,7 +54,7 @@ export class QueuePool<C> extends Pool<C> {
     const unlimited = this.#poolSize === 0 || this.#maxOverflow === -1;
     this.#capacity = unlimited ? Infinity : this.#poolSize + this.#maxOverflow;
     this.#keepIdle = this.#poolSize === 0 ? Infinity : this.#poolSize;
-    this.#waiters = new WaiterQueue(timeout, this.#timeoutError, this._runDetached);
+    this.#waiters = new WaiterQueue(timeout, this.#timeoutError);
   }
 
   protected _doGet(signal: AbortSignal | null): ConnectionRecord<C> | Promise<PooledConnection<C>> {

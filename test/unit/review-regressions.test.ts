@@ -58,6 +58,22 @@ describe('review regressions', () => {
     await c.close();
   });
 
+  it('StaticPool: a reset that fails after a neighbour replaced the shared connection leaves the new one alone', async () => {
+    const driver = new MockDriver();
+    const pool = new StaticPool(base(driver));
+    const a = await pool.connect();
+    const b = await pool.connect(); // shares #1
+    const gate = driver.get(1).hangOn('rollback');
+    const closing = b.close(); // b's rollback of #1 hangs
+    await a.invalidate(); // meanwhile #1 is terminated...
+    const c = await pool.connect(); // ...and #2 replaces it
+    gate.fail(new Error('rollback on a terminated connection'));
+    await closing;
+    assert.equal(driver.get(2).closed, false, "c's connection survives b's failed reset");
+    assert.equal(c.connection, driver.get(2));
+    await c.close();
+  });
+
   it('after close(), a context-local caller is refused instead of queued', async () => {
     const driver = new MockDriver();
     const pool = new QueuePool({ ...base(driver), poolSize: 1, maxOverflow: 0, useContextLocal: true, timeout: Infinity });
