@@ -89,7 +89,7 @@ function lifeguardRunner(pool: QueuePool<pg.Client>): Run {
         const asked = now();
         const pc = await pool.connect();
         waits[recorded++] = Number(now() - asked);
-        const client = pc.connection!;
+        const client = pc.connection;
         if (workload === 'transaction') {
           await client.query('BEGIN');
           await client.query('SELECT 1');

@@ -10,6 +10,7 @@ const enum Staleness {
   Dead,
   Invalidated,
   SoftInvalidated,
+  UsedUp,
   Old,
 }
 
@@ -50,6 +51,18 @@ export class ConnectionRecord<C> {
   /** Outstanding checkouts of this record: 0 or 1, except in StaticPool where many share it. */
   #checkouts = 0;
   #connecting: Promise<C> | null = null;
+  /** A connection of this record has passed its `connect` listeners: the slot is established. */
+  #established = false;
+  /** Checkouts of the current connection, for `maxUses`. */
+  #uses = 0;
+  /** Monotonic time the current connection last came back (or was opened in the background). */
+  #lastReturned = 0;
+  /** Monotonic time of the last keep-alive ping (a ping is not a use). */
+  #lastPinged = 0;
+  /** Monotonic time background recycle retires the connection: its `recycle` age minus up to 2.5% jitter. */
+  #retireAt = Infinity;
+  /** Whether the connection's socket may keep the process alive (`allowExitOnIdle`). */
+  #refd = true;
 
   constructor(pool: Pool<C>) {
     this.#pool = pool;
@@ -98,6 +111,8 @@ export class ConnectionRecord<C> {
         return 'the pool was invalidated or disposed';
       case Staleness.SoftInvalidated:
         return 'it was soft-invalidated';
+      case Staleness.UsedUp:
+        return `it served maxUses (${this.#pool._options.maxUses}) checkouts`;
       case Staleness.Old:
         return `it is older than recycle (${this.#pool._options.recycle}ms)`;
     }
@@ -113,7 +128,9 @@ export class ConnectionRecord<C> {
     const pool = this.#pool;
     if (this.#generation < pool._generation) return Staleness.Invalidated;
     if (this.#softInvalidated) return Staleness.SoftInvalidated;
-    const recycle = pool._options.recycle;
+    const options = pool._options;
+    if (this.#uses >= options.maxUses) return Staleness.UsedUp;
+    const recycle = options.recycle;
     if (recycle >= 0 && monotonicNow() - this.#openedAt > recycle) return Staleness.Old;
     return Staleness.Fresh;
   }
@@ -132,21 +149,35 @@ export class ConnectionRecord<C> {
       await this.#closeConnection(old, this.#dead);
     }
     this.#info = null;
-    return this.#connect();
+    return this.#connect(true, false);
   }
 
-  async #connect(): Promise<C> {
+  /**
+   * `forCheckout`: opened for the checkout under way, so its pre-ping is skipped. `unrefTimer`: a
+   * background connect, whose deadline timer must not keep the process alive.
+   */
+  async #connect(forCheckout: boolean, unrefTimer: boolean): Promise<C> {
     const pool = this.#pool;
     this.connection = null;
     this.#generation = pool._generation;
     this.#softInvalidated = false;
     this.#dead = false;
-    const conn = await pool._invokeCreator(this);
+    const conn = await pool._invokeCreator(this, unrefTimer);
     const openedAt = monotonicNow();
     this.connection = conn;
+    const counters = pool._counters;
+    counters.open++;
+    if (this.#checkouts !== 0) counters.used++;
     this.#openedAt = openedAt;
+    this.#lastReturned = openedAt;
+    this.#lastPinged = 0;
+    this.#uses = 0;
+    this.#refd = true;
+    const recycle = pool._options.recycle;
+    // HikariCP's jitter: connections opened together do not all retire at once.
+    this.#retireAt = recycle < 0 ? Infinity : openedAt + recycle - Math.random() * recycle * 0.025;
     this.startTime = toEpochMs(openedAt);
-    this.#fresh = true;
+    this.#fresh = forCheckout;
     pool._log.debug(`Created new connection #${this.id}`);
     const dialect = pool._dialect;
     if (dialect.onConnect !== undefined) dialect.onConnect(conn, (error: unknown) => { this.#markDead(conn, error); });
@@ -157,15 +188,29 @@ export class ConnectionRecord<C> {
       await this.#closeConnection(conn, false);
       throw error;
     }
+    this.#established = true;
     return conn;
+  }
+
+  /**
+   * @internal Open a connection for the idle set (`minIdle`, `warmUp`, a keep-alive replacement):
+   * no checkout is involved, and the connection is not "fresh" (its first checkout pre-pings it like
+   * any idle connection). `unrefTimer`: background work, whose timer must not keep the process alive.
+   */
+  _openInBackground(unrefTimer: boolean): Promise<C> {
+    return (this.#connecting ??= this.#connect(false, unrefTimer).finally(() => (this.#connecting = null)));
   }
 
   /** The dialect saw the connection die (its 'error' event): replace it at checkout, or close it now if idle. */
   #markDead(conn: C, error: unknown): void {
     if (this.connection !== conn || this.#dead) return;
     this.#dead = true;
-    this.#pool._log.info(`Connection #${this.id} was dropped by the server (${describeError(error)})`);
-    if (!this.inUse && this.#connecting === null) void this.#closeConnection(conn, true);
+    const pool = this.#pool;
+    pool._log.info(`Connection #${this.id} was dropped by the server (${describeError(error)})`);
+    if (!this.inUse && this.#connecting === null) {
+      void this.#closeConnection(conn, true);
+      pool._idleConnectionLost(this);
+    }
   }
 
   /**
@@ -177,6 +222,7 @@ export class ConnectionRecord<C> {
     if (conn === null) return;
     const soft = options?.soft === true;
     const pool = this.#pool;
+    pool._noteInvalidation(this, error, soft);
     // Hard: empty the record before the first await, so nobody (a close() that was not waiting for
     // this invalidate, a waiter) can be handed the connection while it is being closed.
     if (!soft) this.#empty(conn);
@@ -192,13 +238,23 @@ export class ConnectionRecord<C> {
   }
 
   #empty(conn: C): void {
-    if (this.connection === conn) this.connection = null;
+    if (this.connection === conn) {
+      this.connection = null;
+      const counters = this.#pool._counters;
+      counters.open--;
+      if (this.#checkouts !== 0) counters.used--;
+    }
     this.finalizeCallbacks.length = 0;
     this.#info = null;
   }
 
-  /** Close the driver connection (if any) and keep the record reusable. */
+  /**
+   * Close the driver connection (if any) and keep the record reusable. The connection's socket is
+   * ref'd first, so a caller awaiting the close (`await pool.close()`) is not cut short by an
+   * idle connection's unref'd socket.
+   */
   close(): Promise<void> {
+    this._setRef(true);
     return this._closeConnection(false);
   }
 
@@ -230,8 +286,12 @@ export class ConnectionRecord<C> {
       this.#pool._log.warn(`Double checkin attempted on connection #${this.id}`);
       return;
     }
-    this.#checkouts--;
     const conn = this.connection;
+    const pool = this.#pool;
+    if (--this.#checkouts === 0 && conn !== null) {
+      pool._counters.used--;
+      if (pool._stampReturns) this.#lastReturned = monotonicNow();
+    }
     const callbacks = this.finalizeCallbacks;
     if (conn !== null) {
       while (callbacks.length !== 0) {
@@ -243,12 +303,61 @@ export class ConnectionRecord<C> {
         }
       }
     } else callbacks.length = 0;
-    return this.#pool._checkinRecord(this, conn);
+    return pool._checkinRecord(this, conn);
   }
 
   /** @internal The pool hands this record to a checkout. */
   _checkedOut(): void {
-    this.#checkouts++;
+    if (this.#checkouts++ === 0 && this.connection !== null) this.#pool._counters.used++;
+  }
+
+  /** @internal Let the connection's socket keep the process alive, or not (`allowExitOnIdle`). */
+  _setRef(on: boolean): void {
+    const conn = this.connection;
+    if (this.#refd === on || conn === null) return;
+    this.#refd = on;
+    const dialect = this.#pool._dialect;
+    try {
+      if (on) dialect.ref?.(conn);
+      else dialect.unref?.(conn);
+    } catch (error) {
+      this.#pool._log.error(`${on ? 'ref' : 'unref'} failed on connection #${this.id}`, error);
+    }
+  }
+
+  /** @internal The current connection was handed to a caller (a use, for `maxUses`). */
+  _noteUse(): void {
+    this.#uses++;
+  }
+
+  /** @internal Whether the slot ever held a connection that passed its `connect` listeners. */
+  get _established(): boolean {
+    return this.#established;
+  }
+
+  /** @internal Monotonic time the current connection last came back (or was opened in the background). */
+  get _lastReturned(): number {
+    return this.#lastReturned;
+  }
+
+  /** @internal The last use or keep-alive ping, whichever is later. */
+  get _lastActive(): number {
+    return Math.max(this.#lastReturned, this.#lastPinged);
+  }
+
+  /** @internal A keep-alive ping succeeded at `now`. */
+  _pinged(now: number): void {
+    this.#lastPinged = now;
+  }
+
+  /** @internal When background recycle retires the current connection. */
+  get _retireAt(): number {
+    return this.#retireAt;
+  }
+
+  /** @internal Close the connection from background maintenance: no ref first, so it never holds the process. */
+  _closeInBackground(terminate: boolean): Promise<void> {
+    return this._closeConnection(terminate);
   }
 
   /** @internal Whether the current connection was opened during this checkout (clears the mark). */

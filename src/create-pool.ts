@@ -409,8 +409,11 @@ export async function createPool<C = unknown>(url: string, options: CreatePoolOp
   const poolOptions = Object.fromEntries(Object.entries(options).filter(([key]) => !CREATE_POOL_ONLY.has(key)));
   const opened = await open(scheme, url, options as CreatePoolOptions<unknown>);
   const PoolConstructor: PoolClass<C> = poolClass ?? QueuePool;
+  // A target's defaults (one connection for an in-memory database) apply to the classes that take them.
+  const takes = (PoolConstructor as unknown as { classOptions?: readonly string[] }).classOptions ?? [];
+  const defaults = Object.fromEntries(Object.entries(opened.defaults).filter(([key]) => takes.includes(key)));
   const settings = {
-    ...opened.defaults,
+    ...defaults,
     ...poolOptions,
     loggingName: options.loggingName ?? `${PoolConstructor.name}(${redactUrl(url)})`,
     creator: opened.creator,

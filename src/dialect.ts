@@ -27,6 +27,13 @@ export interface Dialect<C> {
    * its next checkout (or at once, when it is idle).
    */
   onConnect?(conn: C, markDead: (error: unknown) => void): void;
+  /**
+   * Let the connection's socket keep the Node process alive (`ref`) or not (`unref`). The pool
+   * unrefs a connection when it goes idle and refs it at checkout, so a script that forgets
+   * `close()` still exits (`allowExitOnIdle`).
+   */
+  ref?(conn: C): void;
+  unref?(conn: C): void;
 }
 
 type Fn = (...args: never[]) => unknown;

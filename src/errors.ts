@@ -17,6 +17,12 @@ export class ArgumentError extends PoolError {
   override readonly code = 'ARGUMENT';
 }
 
+/**
+ * Where a caller's `timeout` ran out: waiting for capacity in the queue, or after it had a slot
+ * (opening a connection, the pre-ping, the checkout listeners).
+ */
+export type PoolTimeoutPhase = 'queue' | 'checkout';
+
 /** What a timeout error reports about the pool at the moment the waiter gave up. */
 export interface PoolTimeoutCounts {
   readonly poolSize: number;
@@ -26,10 +32,13 @@ export interface PoolTimeoutCounts {
   readonly checkedIn: number;
   readonly overflow: number;
   readonly waiting: number;
+  readonly phase: PoolTimeoutPhase;
 }
 
 /**
- * No connection became available within `timeout`. `cause` is the last connect error the pool saw,
+ * No connection became available within `timeout`, which bounds the caller's whole `connect()`:
+ * the wait in the queue (`phase: 'queue'`) and, after that, opening a connection, the pre-ping and
+ * the checkout listeners (`phase: 'checkout'`). `cause` is the last connect error the pool saw,
  * if any: a pool that cannot reach its server times out *because* of that error, so it is reported.
  */
 export class PoolTimeoutError extends PoolError implements PoolTimeoutCounts {
@@ -41,6 +50,7 @@ export class PoolTimeoutError extends PoolError implements PoolTimeoutCounts {
   readonly checkedIn: number;
   readonly overflow: number;
   readonly waiting: number;
+  readonly phase: PoolTimeoutPhase;
 
   constructor(message: string, counts: PoolTimeoutCounts, options?: { cause?: unknown }) {
     super(message, options);
@@ -51,6 +61,7 @@ export class PoolTimeoutError extends PoolError implements PoolTimeoutCounts {
     this.checkedIn = counts.checkedIn;
     this.overflow = counts.overflow;
     this.waiting = counts.waiting;
+    this.phase = counts.phase;
   }
 }
 
@@ -83,4 +94,19 @@ export class PoolAssertionError extends PoolError {
 /** The pool was closed with `close()`: it accepts no more checkouts. */
 export class PoolClosedError extends PoolError {
   override readonly code = 'POOL_CLOSED';
+}
+
+/**
+ * One attempt to open a connection took longer than `connectTimeout` (SPEC section 11). The attempt
+ * is abandoned: its capacity is released at once, and a driver connection that arrives later is
+ * terminated. `timeout` is the `connectTimeout` in ms.
+ */
+export class ConnectTimeoutError extends PoolError {
+  override readonly code = 'CONNECT_TIMEOUT';
+  readonly timeout: number;
+
+  constructor(message: string, timeout: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.timeout = timeout;
+  }
 }

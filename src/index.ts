@@ -12,6 +12,7 @@ export type { Dialect } from './dialect.js';
 export { defaultDialect } from './dialect.js';
 export {
   ArgumentError,
+  ConnectTimeoutError,
   DisconnectionError,
   InvalidatePoolError,
   InvalidRequestError,
@@ -20,7 +21,7 @@ export {
   PoolError,
   PoolTimeoutError,
 } from './errors.js';
-export type { PoolTimeoutCounts } from './errors.js';
+export type { PoolTimeoutCounts, PoolTimeoutPhase } from './errors.js';
 export { POOL_EVENT_NAMES } from './events.js';
 export type { PoolEventName, PoolEvents, PoolListener, ResetState } from './events.js';
 export type { EchoLevel, Logger } from './logging.js';
@@ -29,6 +30,8 @@ export type { ManagedDriver, ManageOptions, PoolClass } from './manage.js';
 export type { EventRegistration, PoolOptions, ResetOnReturn } from './options.js';
 export { Pool } from './pool.js';
 export type { CloseOptions, ConnectOptions } from './pool.js';
+export { CHANNELS } from './observe.js';
+export type { PoolLimits, PoolStats } from './pool-stats.js';
 export { PooledConnection } from './pooled-connection.js';
 export type { ResetAgent } from './pooled-connection.js';
 export { AssertionPool } from './pools/assertion-pool.js';

@@ -4,7 +4,8 @@ import type { PooledConnection } from './pooled-connection.js';
 /** What the registry keeps of a checkout: never the `PooledConnection` itself, or it could not be collected. */
 export interface AbandonedCheckout<C> {
   readonly record: ConnectionRecord<C>;
-  readonly stack: string | undefined;
+  /** Where `connect()` was called, when the pool tracks leaks. */
+  readonly origin: Error | undefined;
 }
 
 const REGISTERED = -2;
@@ -34,7 +35,7 @@ export class LeakGuard<C> {
       pending[i] = undefined;
       const record = pooled.record;
       if (record === null) continue;
-      this.#registry.register(pooled, { record, stack: pooled._stack }, pooled);
+      this.#registry.register(pooled, { record, origin: pooled._origin }, pooled);
       pooled._guardSlot = REGISTERED;
     }
     this.#pendingCount = 0;

@@ -36,6 +36,11 @@ export class PoolLog {
     if (this.infoEnabled) this.#logger.info(this.#prefix + message);
   }
 
+  /** An info line written whatever `echo` says (e.g. a leak-detection report coming to its end). */
+  notice(message: string): void {
+    this.#logger.info(this.#prefix + message);
+  }
+
   warn(message: string): void {
     this.#logger.warn(this.#prefix + message);
   }

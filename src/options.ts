@@ -38,6 +38,28 @@ export interface PoolOptions<C> {
    * is reported with the place it was taken. Costs one stack capture per checkout. Default `false`.
    */
   leakTracking?: boolean;
+  /**
+   * ms one attempt to open a connection may take; then it is abandoned with `ConnectTimeoutError`,
+   * its capacity is released, and a connection that arrives later is terminated. Positive or
+   * `Infinity`. Default 10000.
+   */
+  connectTimeout?: number;
+  /** ms a pre-ping or keep-alive ping may take; a late answer is a failed ping. Positive or `Infinity`. Default 5000. */
+  pingTimeout?: number;
+  /** ms: a connection returned less than this long ago is handed out without a pre-ping. Default 0 (ping every time). */
+  prePingBypass?: number;
+  /** A connection is closed when it comes back after this many checkouts. Default `Infinity`. */
+  maxUses?: number;
+  /**
+   * Idle connections never keep the Node process alive: the dialect's `unref` runs when a connection
+   * goes idle and `ref` at checkout. Default `true`.
+   */
+  allowExitOnIdle?: boolean;
+  /**
+   * ms: a checkout held longer than this logs one warning with the stack where it was checked out,
+   * and one info line when it finally comes back. Default 0 (off).
+   */
+  leakDetectionThreshold?: number;
 }
 
 /** The validated, defaulted form the pool runs on. */
@@ -48,6 +70,12 @@ export interface ResolvedPoolOptions {
   readonly echo: EchoLevel;
   readonly useContextLocal: boolean;
   readonly leakTracking: boolean;
+  readonly connectTimeout: number;
+  readonly pingTimeout: number;
+  readonly prePingBypass: number;
+  readonly maxUses: number;
+  readonly allowExitOnIdle: boolean;
+  readonly leakDetectionThreshold: number;
 }
 
 function show(value: unknown): string {
@@ -89,6 +117,24 @@ export function optionalDuration(option: string, value: unknown, fallback: numbe
   return value;
 }
 
+/** A positive duration in ms, or `Infinity` (a deadline that may be switched off, never 0). */
+export function optionalDeadline(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
+    throw invalid(option, 'a duration in ms > 0, or Infinity', value);
+  }
+  return value;
+}
+
+/** An integer >= 1, or `Infinity`. */
+function optionalCount(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(Number.isInteger(value) || value === Infinity) || value < 1) {
+    throw invalid(option, 'an integer >= 1, or Infinity', value);
+  }
+  return value;
+}
+
 function resolveReset(value: unknown): 'rollback' | 'commit' | 'none' {
   if (value === undefined || value === true || value === 'rollback') return 'rollback';
   if (value === false || value === null || value === 'none') return 'none';
@@ -110,7 +156,7 @@ export function resolvePoolOptions<C>(options: PoolOptions<C>): ResolvedPoolOpti
     for (const name of ['rollback', 'commit', 'close'] as const) {
       if (typeof (dialect as Record<string, unknown>)[name] !== 'function') throw invalid(`dialect.${name}`, 'a function', (dialect as Record<string, unknown>)[name]);
     }
-    for (const name of ['terminate', 'ping', 'isDisconnect', 'onConnect'] as const) {
+    for (const name of ['terminate', 'ping', 'isDisconnect', 'onConnect', 'ref', 'unref'] as const) {
       const fn = (dialect as Record<string, unknown>)[name];
       if (fn !== undefined && typeof fn !== 'function') throw invalid(`dialect.${name}`, 'a function or undefined', fn);
     }
@@ -139,7 +185,37 @@ export function resolvePoolOptions<C>(options: PoolOptions<C>): ResolvedPoolOpti
     echo: echo ?? false,
     useContextLocal: optionalBoolean('useContextLocal', options.useContextLocal, false),
     leakTracking: optionalBoolean('leakTracking', options.leakTracking, false),
+    connectTimeout: optionalDeadline('connectTimeout', options.connectTimeout, 10000),
+    pingTimeout: optionalDeadline('pingTimeout', options.pingTimeout, 5000),
+    prePingBypass: optionalDuration('prePingBypass', options.prePingBypass, 0, false),
+    maxUses: optionalCount('maxUses', options.maxUses, Infinity),
+    allowExitOnIdle: optionalBoolean('allowExitOnIdle', options.allowExitOnIdle, true),
+    leakDetectionThreshold: optionalDuration('leakDetectionThreshold', options.leakDetectionThreshold, 0, false),
   };
+}
+
+/** Options that only some pool classes take; anything else given one of these is an error. */
+const CLASS_OPTIONS: readonly string[] = [
+  'poolSize',
+  'maxOverflow',
+  'timeout',
+  'useLifo',
+  'minIdle',
+  'idleTimeout',
+  'keepAliveInterval',
+  'storeTraceback',
+];
+
+/**
+ * Refuses a class-specific option (`minIdle`, `poolSize`, ...) given to a class that does not take
+ * it: silently ignoring `minIdle` on a `NullPool` would hide a configuration mistake.
+ */
+export function checkClassOptions(className: string, options: object, supported: readonly string[]): void {
+  for (const name of CLASS_OPTIONS) {
+    if ((options as Record<string, unknown>)[name] !== undefined && !supported.includes(name)) {
+      throw new ArgumentError(`Invalid option '${name}': ${className} does not support it${supported.length === 0 ? '' : ` (it takes ${supported.join(', ')})`}`);
+    }
+  }
 }
 
 function validateListeners<C>(options: PoolOptions<C>): void {

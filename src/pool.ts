@@ -1,19 +1,27 @@
 import type { Awaitable } from './awaitable.js';
 import { andThen, isPromise, RESOLVED } from './awaitable.js';
+import { retryCheckoutHooks, runCheckoutHooks } from './checkout-hooks.js';
+import type { CallerContext } from './checkout-watch.js';
+import { callerContext, startWaiting, watchDelivery, watchReturn } from './checkout-watch.js';
+import { monotonicNow } from './clock.js';
 import { ConnectionRecord } from './connection-record.js';
 import type { ContextStore } from './context.js';
 import { currentStore, runDetached, runInNewScope, scopeStore } from './context.js';
+import { MAX_TIMER_MS, withDeadline } from './deadline.js';
 import type { Dialect } from './dialect.js';
 import { defaultDialect } from './dialect.js';
-import { DisconnectionError, InvalidatePoolError, InvalidRequestError, PoolClosedError } from './errors.js';
+import { ConnectTimeoutError, InvalidRequestError, PoolClosedError } from './errors.js';
 import type { PoolEventName, PoolEvents, ResetState } from './events.js';
 import { emit, EventHub, POOL_EVENT_NAMES } from './events.js';
 import type { AbandonedCheckout } from './leak-guard.js';
 import { LeakGuard } from './leak-guard.js';
-import { MAX_TIMER_MS } from './waiter-queue.js';
 import { describeError, PoolLog } from './logging.js';
+import type { PoolObserver } from './observe.js';
+import { connectChannel, invalidateChannel, timeoutChannel } from './observe.js';
 import type { PoolOptions, ResolvedPoolOptions } from './options.js';
-import { invalid, resolvePoolOptions } from './options.js';
+import { checkClassOptions, invalid, resolvePoolOptions } from './options.js';
+import type { PoolLimits, PoolStats } from './pool-stats.js';
+import { PoolCounters } from './pool-stats.js';
 import type { ResetAgent } from './pooled-connection.js';
 import { PooledConnection } from './pooled-connection.js';
 
@@ -23,23 +31,24 @@ export interface ConnectOptions {
 }
 
 export interface CloseOptions {
-  /** How long `close()` waits for checked-out connections to come back (ms). Default: until they do. */
+  /**
+   * How long `close()` waits for checked-out connections to come back (ms); then they are
+   * terminated and their checkouts become dead. Default: until they come back.
+   */
   timeout?: number;
 }
 
 const RESET: ResetState = Object.freeze({ terminateOnly: false });
 const TERMINATE_ONLY: ResetState = Object.freeze({ terminateOnly: true });
-/** A checkout listener may throw DisconnectionError this many times; each time the connection is replaced. */
-const MAX_CHECKOUT_REPLACEMENTS = 2;
 let nextPoolId = 1;
 
 /**
- * The abstract pool (SPEC sections 2–4). A strategy subclass decides *which* record a checkout gets
- * (`_doGet`) and where a returned record goes (`_doReturn`); everything else — connecting, pre-ping,
- * checkout listeners, reset on return, invalidation, the garbage-collection safety net — lives here,
- * and every way a connection comes back runs through one return path (`_returnPooled` →
- * `ConnectionRecord.checkin` → `_checkinRecord` → `_doReturn`), so the accounting is right by
- * construction.
+ * The abstract pool (SPEC sections 2–4, 11, 12). A strategy subclass decides *which* record a
+ * checkout gets (`_doGet`) and where a returned record goes (`_doReturn`); everything else —
+ * connecting, pre-ping, checkout listeners, deadlines, reset on return, invalidation, the
+ * garbage-collection safety net, the counters behind `stats()` — lives here, and every way a
+ * connection comes back runs through one return path (`_returnPooled` → `ConnectionRecord.checkin`
+ * → `_checkinRecord` → `_doReturn`), so the accounting is right by construction.
  */
 export abstract class Pool<C> {
   readonly loggingName: string;
@@ -47,6 +56,14 @@ export abstract class Pool<C> {
   /** @internal */ readonly _dialect: Dialect<C>;
   /** @internal */ readonly _events = new EventHub();
   /** @internal */ readonly _log: PoolLog;
+  /** @internal The counters behind `stats()`. */
+  readonly _counters = new PoolCounters();
+  /** @internal Observers attached by `lifeguard/otel`; empty unless instrumented. */
+  _observers: readonly PoolObserver<C>[] = [];
+  /** @internal Records stamp the time a connection comes back (bypass window, idle timeout, keep-alive). */
+  _stampReturns: boolean;
+  /** @internal Every checkout records where `connect()` was called (`leakTracking`, `leakDetectionThreshold`). */
+  readonly _tracksOrigin: boolean;
   /**
    * @internal Pool-wide invalidation counter. A connection opened under an older generation is
    * replaced at its next checkout; comparing counters, unlike timestamps, cannot be fooled by a clock.
@@ -58,6 +75,8 @@ export abstract class Pool<C> {
   readonly #contextLocal: boolean;
   readonly #rootStore: ContextStore = new Map();
   readonly #leakGuard: LeakGuard<C>;
+  /** Idle connections are unref'd: `allowExitOnIdle` and a dialect that can. */
+  readonly #unrefsIdle: boolean;
   #firstConnectDone = false;
   #firstConnectRunning: Promise<void> | null = null;
   #lastConnectError: unknown = undefined;
@@ -70,12 +89,17 @@ export abstract class Pool<C> {
 
   constructor(options: PoolOptions<C>) {
     this._options = resolvePoolOptions(options);
+    const classOptions = (new.target as unknown as { classOptions?: readonly string[] }).classOptions ?? [];
+    checkClassOptions(new.target.name, options, classOptions);
     this.#givenOptions = options;
     this.#creator = options.creator;
     this._dialect = options.dialect ?? defaultDialect;
     this.loggingName = options.loggingName ?? `${new.target.name}@${(nextPoolId++).toString(36)}`;
     this._log = new PoolLog(this.loggingName, options.logger ?? console, this._options.echo);
     this.#contextLocal = this._options.useContextLocal || this._alwaysContextLocal();
+    this._tracksOrigin = this._options.leakTracking || this._options.leakDetectionThreshold > 0;
+    this._stampReturns = this._options.prePingBypass > 0;
+    this.#unrefsIdle = this._options.allowExitOnIdle && typeof this._dialect.unref === 'function';
     const dialect = this._dialect;
     const mode = this._options.resetOnReturn;
     this.#resetByDialect = mode === 'none' ? null : mode === 'rollback' ? (conn) => dialect.rollback(conn) : (conn) => dialect.commit(conn);
@@ -96,17 +120,46 @@ export abstract class Pool<C> {
    * promise of its checkout, which a later return fulfils with `_checkoutRecord(record)` (one
    * promise hop per waiter). May throw (timeout, assertion).
    */
-  protected abstract _doGet(signal: AbortSignal | null): ConnectionRecord<C> | Promise<PooledConnection<C>>;
+  protected abstract _doGet(signal: AbortSignal | null, context: CallerContext | null): ConnectionRecord<C> | Promise<PooledConnection<C>>;
   /** A record came back (its connection live, or empty): keep it, hand it to a waiter, or drop it. */
   protected abstract _doReturn(record: ConnectionRecord<C>): void | Promise<void>;
   /** Close and forget every idle record. */
   protected abstract _disposeIdle(): Promise<void>;
+  /** Every record that may be checked out now (for `close({ timeout })`). */
+  protected abstract _records(): Iterable<ConnectionRecord<C>>;
+  /** The limits `stats()` reports. */
+  protected abstract _limits(): PoolLimits;
   /** One line describing the pool's state. */
   abstract status(): string;
 
   /** Reject queued callers (the pool was closed). Pools with a queue override it. */
   protected _rejectWaiters(_error: Error): void {
     // No queue in this pool class.
+  }
+
+  /** Callers queued for a connection. */
+  protected _waiting(): number {
+    return 0;
+  }
+
+  /** ms a caller's checkout may still take once it has a slot; only QueuePool has a `timeout`. */
+  protected _checkoutTimeout(): number {
+    return Infinity;
+  }
+
+  /** The error of a caller whose checkout outlived `_checkoutTimeout()` (only reached when that is finite). */
+  protected _checkoutTimeoutError(): Error {
+    return new InvalidRequestError('checkout timed out');
+  }
+
+  /** Stop background work (`close()`). */
+  protected _stopMaintenance(): void {
+    // No background work in this pool class.
+  }
+
+  /** @internal An idle connection was dropped by the server and closed: the pool may replace it. */
+  _idleConnectionLost(_record: ConnectionRecord<C>): void {
+    // Nothing to do unless the pool keeps connections open in the background.
   }
 
   /** `SingletonContextPool` reuses the context's checkout whatever `useContextLocal` says. */
@@ -136,7 +189,7 @@ export abstract class Pool<C> {
    * same `scope()` returns the same checkout (nesting counted).
    */
   connect(options?: ConnectOptions): Promise<PooledConnection<C>> {
-    if (options === undefined && !this.#contextLocal) return this.#checkout(null);
+    if (options === undefined && !this.#contextLocal) return this.#checkout(null, callerContext(this));
     if (this.#closed) return Promise.reject(this.#closedError());
     let signal: AbortSignal | null;
     try {
@@ -144,8 +197,8 @@ export abstract class Pool<C> {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#contextLocal) return this.#contextLocalCheckout(signal);
-    return this.#checkout(signal);
+    if (this.#contextLocal) return this.#contextLocalCheckout(signal, callerContext(this));
+    return this.#checkout(signal, callerContext(this));
   }
 
   /** A checkout that ignores the context-local connection. */
@@ -156,7 +209,7 @@ export abstract class Pool<C> {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#checkout(signal);
+    return this.#checkout(signal, callerContext(this));
   }
 
   /** Run `fn` in a fresh async context: the "thread" of `useContextLocal` and `SingletonContextPool`. */
@@ -179,7 +232,7 @@ export abstract class Pool<C> {
       const reason = error === undefined ? '' : ` (reason: ${describeError(error)})`;
       this._log.info(`Pool invalidated${reason}: connections opened before now are replaced at their next checkout`);
     }
-    if (connection?.isValid === true && !connection.isClosed) await connection.invalidate(error);
+    if (connection?.isValid === true) await connection.invalidate(error);
   }
 
   /**
@@ -193,15 +246,31 @@ export abstract class Pool<C> {
   }
 
   /**
+   * Open connections now, for failing fast at start-up: rejects with the connect error when the
+   * database cannot be reached. QueuePool opens until `minIdle` connections are idle (one if
+   * `minIdle` is 0); the other classes check one connection out and back in.
+   */
+  async warmUp(): Promise<void> {
+    if (this.#closed) throw this.#closedError();
+    const pooled = await this.uniqueConnection();
+    await pooled.close();
+  }
+
+  /**
    * Shut the pool down: new checkouts fail with `PoolClosedError` at once, queued callers are
-   * rejected, idle connections are closed, and the returned promise settles when every checked-out
-   * connection has come back and been closed (or after `timeout`, with a warning naming how many are out).
+   * rejected, background work stops, idle connections are closed, and the returned promise settles
+   * when every checked-out connection has come back and been closed. With `timeout`, connections
+   * still checked out then are terminated (the `close` event fires for each) and their checkouts
+   * become dead: reading `connection` throws.
    */
   async close(options?: CloseOptions): Promise<void> {
+    const given: unknown = options;
+    if (given !== undefined && (typeof given !== 'object' || given === null)) throw invalid('options', 'an options object ({ timeout })', given);
     const timeout = options?.timeout ?? Infinity;
     if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalid('timeout', 'a duration in ms >= 0', timeout);
     if (!this.#closed) {
       this.#closed = true;
+      this._stopMaintenance();
       this._rejectWaiters(this.#closedError());
     }
     await this.dispose();
@@ -214,13 +283,25 @@ export abstract class Pool<C> {
       });
       const complete = await drained;
       clearTimeout(timer);
-      if (!complete) this._log.warn(`close() timed out after ${timeout}ms with ${this.#outstanding} connection(s) still checked out; they are closed when they come back`);
+      if (!complete) await this.#terminateCheckedOut(timeout);
       await this._disposeIdle();
     }
   }
 
+  /** `close({ timeout })` ran out: terminate every connection still checked out. */
+  async #terminateCheckedOut(timeout: number): Promise<void> {
+    const out = [...this._records()].filter((record) => record.inUse && record.connection !== null);
+    this._log.warn(`close() timed out after ${timeout}ms with ${this.#outstanding} checkout(s) still out; terminating ${out.length} connection(s)`);
+    await Promise.all(out.map((record) => record._closeConnection(true)));
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** A snapshot of the pool's counts (SPEC section 12); cheap enough to call at any rate. */
+  stats(): PoolStats {
+    return this._counters.snapshot(this.loggingName, this._limits(), this._waiting());
   }
 
   /** A new pool of the same class with identical options and listeners. It connects nothing. */
@@ -258,76 +339,108 @@ export abstract class Pool<C> {
 
   // ---------------------------------------------------------------- checkout
 
-  #checkout(signal: AbortSignal | null): Promise<PooledConnection<C>> {
+  #checkout(signal: AbortSignal | null, context: CallerContext | null): Promise<PooledConnection<C>> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    if (signal !== null) return this.#checkoutWithSignal(signal);
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+    let got: ConnectionRecord<C> | Promise<PooledConnection<C>>;
     try {
-      const result = this.#checkoutNow(null);
-      return isPromise(result) ? result : Promise.resolve(result);
+      got = this._doGet(signal, context);
     } catch (error) {
       return Promise.reject(error);
     }
+    if (!(got instanceof ConnectionRecord)) {
+      if (context !== null) startWaiting(context);
+      return got;
+    }
+    const result = this._checkoutRecord(got);
+    if (isPromise(result)) return this.#checkoutUnderWay(result, context, signal);
+    this._delivered(result, context);
+    return Promise.resolve(result);
   }
 
-  #checkoutNow(signal: AbortSignal | null): Awaitable<PooledConnection<C>> {
-    const got = this._doGet(signal);
-    return got instanceof ConnectionRecord ? this._checkoutRecord(got) : got;
+  /** The caller's checkout went async (connecting, pinging): it waits under its deadline. Off the hot path. */
+  #checkoutUnderWay(result: Promise<PooledConnection<C>>, context: CallerContext | null, signal: AbortSignal | null): Promise<PooledConnection<C>> {
+    if (context !== null) startWaiting(context);
+    const timeout = this._checkoutTimeout();
+    return this._guard(result, context, signal, timeout === Infinity ? Infinity : monotonicNow() + timeout);
   }
 
-  /** The caller may give up at any time; a connection that arrives after that goes straight back. */
-  #checkoutWithSignal(signal: AbortSignal): Promise<PooledConnection<C>> {
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const onAbort = (): void => {
-        if (settled) return;
-        settled = true;
-        reject(signal.reason as Error);
+  /**
+   * @internal A checkout still under way (connecting, pinging, async listeners) on behalf of a
+   * caller: the caller is counted as pending until it holds the connection or gives up — at its
+   * deadline (`PoolTimeoutError`) or when its signal aborts. A connection that arrives after the
+   * caller gave up goes back to the pool (to the next waiter, or idle).
+   */
+  _guard(result: Promise<PooledConnection<C>>, context: CallerContext | null, signal: AbortSignal | null, deadline: number): Promise<PooledConnection<C>> {
+    const counters = this._counters;
+    counters.inFlight++;
+    return new Promise<PooledConnection<C>>((resolve, reject) => {
+      let done = false;
+      let timer: NodeJS.Timeout | null = null;
+      const finish = (): boolean => {
+        if (done) return false;
+        done = true;
+        counters.inFlight--;
+        if (timer !== null) clearTimeout(timer);
+        if (signal !== null) signal.removeEventListener('abort', onAbort);
+        return true;
       };
-      signal.addEventListener('abort', onAbort, { once: true });
-      const done = (): void => { signal.removeEventListener('abort', onAbort); };
-      let result: Awaitable<PooledConnection<C>>;
-      try {
-        result = this.#checkoutNow(signal);
-      } catch (error) {
-        done();
-        reject(error);
-        return;
+      const onAbort = (): void => {
+        if (finish()) reject((signal as AbortSignal).reason as Error);
+      };
+      if (signal !== null) signal.addEventListener('abort', onAbort, { once: true });
+      const remaining = deadline - monotonicNow();
+      if (remaining < MAX_TIMER_MS) {
+        timer = runDetached(() =>
+          setTimeout(() => {
+            if (finish()) reject(this._checkoutTimeoutError());
+          }, Math.max(0, remaining)),
+        );
       }
-      Promise.resolve(result).then(
+      result.then(
         (pooled) => {
-          done();
-          if (settled) void pooled.close();
-          else {
-            settled = true;
+          if (finish()) {
+            this._delivered(pooled, context);
             resolve(pooled);
-          }
+          } else void pooled.close();
         },
         (error: unknown) => {
-          done();
-          if (!settled) {
-            settled = true;
-            reject(error);
-          }
+          if (finish()) reject(error);
         },
       );
     });
   }
 
-  #contextLocalCheckout(signal: AbortSignal | null): Promise<PooledConnection<C>> {
+  /**
+   * @internal What a waiter resolves with when it is handed `value`: the checkout itself when it is
+   * ready, else a guard that keeps the waiter's deadline and signal.
+   */
+  _deliverToWaiter(value: PooledConnection<C> | Promise<PooledConnection<C>>, context: CallerContext | null, signal: AbortSignal | null, deadline: number): PooledConnection<C> | Promise<PooledConnection<C>> {
+    if (isPromise(value)) return this._guard(value, context, signal, deadline);
+    this._delivered(value, context);
+    return value;
+  }
+
+  /** @internal A checkout reached its caller. */
+  _delivered(pooled: PooledConnection<C>, context: CallerContext | null): void {
+    this._counters.checkouts++;
+    if (context !== null) watchDelivery(this, pooled, context);
+  }
+
+  #contextLocalCheckout(signal: AbortSignal | null, context: CallerContext | null): Promise<PooledConnection<C>> {
     // Outside any scope, unrelated callers must not share a checkout (and its transaction);
     // SingletonContextPool alone gives code outside a scope one shared root context, as SPEC says.
     const scoped = scopeStore();
-    if (scoped === undefined && !this._alwaysContextLocal()) return this.#checkout(signal);
+    if (scoped === undefined && !this._alwaysContextLocal()) return this.#checkout(signal, context);
     const store = scoped ?? this.#rootStore;
     const existing = store.get(this) as Promise<PooledConnection<C>> | undefined;
     if (existing !== undefined) {
       return existing.then(
-        (pooled) => (pooled._reenter() ? pooled : this.#contextLocalCheckout(signal)),
-        () => this.#contextLocalCheckout(signal),
+        (pooled) => (pooled._reenter() ? pooled : this.#contextLocalCheckout(signal, context)),
+        () => this.#contextLocalCheckout(signal, context),
       );
     }
-    const checkout = this.#checkout(signal);
+    const checkout = this.#checkout(signal, context);
     store.set(this, checkout);
     const forget = (): void => {
       if (store.get(this) === checkout) store.delete(this);
@@ -343,6 +456,7 @@ export abstract class Pool<C> {
    */
   protected _checkoutRecord(record: ConnectionRecord<C>, justReturned = false): Awaitable<PooledConnection<C>> {
     record._checkedOut();
+    if (this.#unrefsIdle) record._setRef(true);
     this.#outstanding++;
     if (justReturned && record.connection !== null) return this.#lend(record, record.connection);
     let conn: C | Promise<C>;
@@ -362,7 +476,8 @@ export abstract class Pool<C> {
 
   /**
    * Connecting failed: the record (already empty: a failed connect never leaves a connection on
-   * it) goes back through the return path, releasing its capacity.
+   * it) goes back through the return path, which releases its capacity (a new slot) or keeps the
+   * empty slot (an established one, as SQLAlchemy does).
    */
   async #checkoutFailed(record: ConnectionRecord<C>, error: unknown): Promise<never> {
     await record.checkin();
@@ -372,100 +487,20 @@ export abstract class Pool<C> {
   #lend(record: ConnectionRecord<C>, conn: C): Awaitable<PooledConnection<C>> {
     const pooled = new PooledConnection(this, record, conn);
     this.#leakGuard.track(pooled);
+    record._noteUse();
     const fresh = record._takeFresh();
     if (this._log.debugEnabled) this._log.debug(`Connection #${record.id} checked out from pool`);
-    if (this._options.leakTracking) pooled._stack = new Error('checked out here').stack;
     if (this._options.prePing || this._events.lists.checkout.length !== 0) {
       // Synchronous when the ping and the listeners are: each await here would cost ~100 ns.
       let first: Awaitable<void>;
       try {
-        first = this.#runCheckoutHooks(pooled, record, conn, fresh);
+        first = runCheckoutHooks(this, pooled, record, conn, fresh);
       } catch (error) {
-        return this.#retryCheckoutHooks(pooled, record, conn, Promise.reject(error));
+        return retryCheckoutHooks(this, pooled, record, conn, Promise.reject(error));
       }
-      if (isPromise(first)) return this.#retryCheckoutHooks(pooled, record, conn, first);
+      if (isPromise(first)) return retryCheckoutHooks(this, pooled, record, conn, first);
     }
     return pooled;
-  }
-
-  /** One round of the checkout hooks: pre-ping (unless the connection is fresh), then the `checkout` listeners. */
-  #runCheckoutHooks(pooled: PooledConnection<C>, record: ConnectionRecord<C>, conn: C, fresh: boolean): Awaitable<void> {
-    const listeners = this._events.lists.checkout;
-    if (this._options.prePing && !fresh) {
-      const pinged = this.#ping(conn, record);
-      if (isPromise(pinged)) return listeners.length === 0 ? pinged : pinged.then(() => emit(listeners, conn, record, pooled));
-    }
-    return listeners.length === 0 ? undefined : emit(listeners, conn, record, pooled);
-  }
-
-  /**
-   * The checkout hooks' outcome, awaited. Either hook may declare the connection dead
-   * (`DisconnectionError`): it is replaced and the hooks run again on the new one, at most twice;
-   * a connection opened during this checkout is never pinged.
-   */
-  async #retryCheckoutHooks(pooled: PooledConnection<C>, record: ConnectionRecord<C>, conn: C, attempt: Promise<void>): Promise<PooledConnection<C>> {
-    for (let replacements = 0; ; replacements++) {
-      try {
-        await attempt;
-        return pooled;
-      } catch (error) {
-        if (!(error instanceof DisconnectionError)) {
-          await this._returnPooled(pooled);
-          throw error;
-        }
-        if (replacements === MAX_CHECKOUT_REPLACEMENTS) {
-          this._log.info('Reconnection attempts exhausted on checkout');
-          await pooled.invalidate(error);
-          throw new InvalidRequestError('This connection is closed: it was replaced twice on checkout and is still reported disconnected', { cause: error });
-        }
-        if (error.invalidatePool) {
-          this._log.info(`Disconnection detected on checkout, invalidating all pooled connections opened before now (reason: ${describeError(error)})`);
-          const condemnsPool = record.generation >= this._generation;
-          await record.invalidate(error);
-          if (condemnsPool) this._generation++;
-        } else {
-          this._log.info(`Disconnection detected on checkout, invalidating connection #${record.id} (reason: ${describeError(error)})`);
-          await record.invalidate(error);
-        }
-        try {
-          conn = await record.getConnection();
-        } catch (connectError) {
-          pooled._replaceConnection(null); // the old connection is already closed: nothing to reset
-          await this._returnPooled(pooled);
-          throw connectError;
-        }
-        pooled._replaceConnection(conn);
-        try {
-          attempt = Promise.resolve(this.#runCheckoutHooks(pooled, record, conn, record._takeFresh()));
-        } catch (hookError) {
-          attempt = Promise.reject(hookError);
-        }
-      }
-    }
-  }
-
-  /** Dead (false, or a disconnect error) → InvalidatePoolError; any other error → replace just this one. */
-  #ping(conn: C, record: ConnectionRecord<C>): Awaitable<void> {
-    if (this._log.debugEnabled) this._log.debug(`Pool pre-ping on connection #${record.id}`);
-    let alive: boolean | Promise<boolean>;
-    try {
-      alive = (this._dialect.ping as (conn: C) => boolean | Promise<boolean>).call(this._dialect, conn);
-    } catch (error) {
-      throw this.#pingError(conn, record, error);
-    }
-    if (isPromise(alive)) {
-      return alive.then(
-        (ok) => { if (!ok) throw new InvalidatePoolError(`Pre-ping failed on connection #${record.id}`); },
-        (error: unknown) => { throw this.#pingError(conn, record, error); },
-      );
-    }
-    if (!alive) throw new InvalidatePoolError(`Pre-ping failed on connection #${record.id}`);
-  }
-
-  #pingError(conn: C, record: ConnectionRecord<C>, error: unknown): DisconnectionError {
-    const isDisconnect = this._dialect.isDisconnect?.call(this._dialect, error, conn) ?? true;
-    const message = `Pre-ping failed on connection #${record.id}`;
-    return isDisconnect ? new InvalidatePoolError(message, { cause: error }) : new DisconnectionError(message, { cause: error });
   }
 
   // ---------------------------------------------------------------- the return path
@@ -474,11 +509,18 @@ export abstract class Pool<C> {
   _returnPooled(pooled: PooledConnection<C>): Promise<void> {
     const record = pooled.record;
     const conn = pooled._connection;
-    const agent = pooled.resetAgent;
+    const agent = pooled._extrasIfAny === null ? null : this.#returnExtras(pooled, record);
     this.#leakGuard.release(pooled);
     pooled._markReturned();
     const done = this.#finalize(record, conn, agent);
     return isPromise(done) ? done : RESOLVED;
+  }
+
+  /** A checkout with extras comes back: its watchers stop; returns its reset agent. Off the hot path. */
+  #returnExtras(pooled: PooledConnection<C>, record: ConnectionRecord<C> | null): ResetAgent | null {
+    const extras = pooled._extras;
+    if (extras.checkedOutAt !== 0 || extras.leakTimer !== null) watchReturn(this, pooled, record);
+    return extras.resetAgent;
   }
 
   /**
@@ -488,7 +530,7 @@ export abstract class Pool<C> {
    */
   #finalize(record: ConnectionRecord<C> | null, conn: C | null, agent: ResetAgent | null): Awaitable<void> {
     // Skip the reset when the record no longer holds `conn` (a StaticPool checkout whose shared
-    // connection was replaced meanwhile): that connection is closed, and the new one is not ours.
+    // connection was replaced meanwhile, or one terminated by close({ timeout })).
     if (conn !== null && (record === null || (!record._dead && record.connection === conn))) {
       const reset = this.#reset(conn, record, agent);
       if (isPromise(reset)) return reset.then(() => this.#afterReset(record, conn));
@@ -506,9 +548,11 @@ export abstract class Pool<C> {
     const listeners = this._events.lists.reset;
     if (listeners.length === 0 && this.#resetByDialect === null) return;
     try {
+      // A detached connection is closed after its reset, never pooled again (SQLAlchemy 2's terminate_only).
+      const state = record === null ? TERMINATE_ONLY : RESET;
       const result = listeners.length === 0
         ? this.#resetConnection(conn, record, agent)
-        : andThen(emit(listeners, conn, record, RESET), () => this.#resetConnection(conn, record, agent));
+        : andThen(emit(listeners, conn, record, state), () => this.#resetConnection(conn, record, agent));
       if (isPromise(result)) return result.catch((error: unknown) => this.#resetFailed(record, conn, error));
     } catch (error) {
       return this.#resetFailed(record, conn, error);
@@ -549,13 +593,19 @@ export abstract class Pool<C> {
     return this.#putBack(record);
   }
 
-  /** A connection nobody may use again (stale, dead, disposed) is closed now instead of kept idle. */
+  /**
+   * A connection nobody may use again (stale, dead, disposed, past `maxUses`) is closed now instead
+   * of kept idle. One that stays idle stops keeping the process alive (`allowExitOnIdle`).
+   */
   #putBack(record: ConnectionRecord<C>): Awaitable<void> {
     let done: Awaitable<void>;
     if (record.connection !== null && !record.inUse && record.isStale()) {
       this._log.info(`Connection #${record.id} closed on return: ${record.staleReason() ?? 'stale'}`);
       done = record._closeConnection(record._dead).then(() => this._doReturn(record));
-    } else done = this._doReturn(record);
+    } else {
+      done = this._doReturn(record);
+      if (this.#unrefsIdle) this._idled(record);
+    }
     if (this.#outstanding === 0 && this.#drainedListeners.length !== 0) {
       const notify = (): void => {
         const listeners = this.#drainedListeners;
@@ -566,6 +616,11 @@ export abstract class Pool<C> {
       notify();
     }
     return done;
+  }
+
+  /** @internal A record that stays idle stops keeping the process alive (`allowExitOnIdle`). */
+  _idled(record: ConnectionRecord<C>): void {
+    if (this.#unrefsIdle && !record.inUse && record.connection !== null) record._setRef(false);
   }
 
   /** @internal `PooledConnection.detach`: the slot goes back empty; the driver connection is the caller's. */
@@ -580,7 +635,8 @@ export abstract class Pool<C> {
 
   /** A checkout was garbage-collected while out: terminate its connection (it may be mid-transaction) and free the slot. */
   #reclaim(checkout: AbandonedCheckout<C>): void {
-    const { record, stack } = checkout;
+    const { record, origin } = checkout;
+    const stack = origin?.stack;
     this._log.warn(
       `A checkout of connection #${record.id} was garbage-collected without close(); its connection was terminated and its slot returned. ` +
         `Close every checkout (await pc.close(), or 'await using').${stack === undefined ? ' Set leakTracking: true to log where it was checked out.' : `\nChecked out at: ${stack}`}`,
@@ -600,21 +656,63 @@ export abstract class Pool<C> {
 
   // ---------------------------------------------------------------- connecting and closing
 
-  /** @internal Open a driver connection, outside any caller's async context. */
-  async _invokeCreator(record: ConnectionRecord<C>): Promise<C> {
+  /**
+   * @internal Open a driver connection, outside any caller's async context, within
+   * `connectTimeout`: an attempt that takes longer is abandoned (`ConnectTimeoutError`) and a
+   * connection it delivers later is terminated. `background` connects (`minIdle`) do not keep the
+   * process alive with their timer.
+   */
+  async _invokeCreator(record: ConnectionRecord<C>, background: boolean): Promise<C> {
+    const counters = this._counters;
+    counters.connecting++;
+    const started = monotonicNow();
     let conn: C;
     try {
-      conn = await runDetached(() => this.#creator(record));
+      const attempt = Promise.resolve(runDetached(() => this.#creator(record)));
+      const timeout = this._options.connectTimeout;
+      conn = await (timeout === Infinity
+        ? attempt
+        : withDeadline(attempt, timeout, () => this.#connectTimedOut(timeout), (late) => { this.#terminateLate(late); }, background));
     } catch (error) {
+      counters.connecting--;
+      counters.connectErrors++;
       this.#lastConnectError = error;
       this._log.debug(`Error on connect(): ${describeError(error)}`);
       throw error;
     }
+    counters.connecting--;
     if (conn === null || conn === undefined) {
+      counters.connectErrors++;
       throw new InvalidRequestError(`The pool's creator returned ${String(conn)}; it must return a driver connection`);
     }
+    counters.created++;
     this.#lastConnectError = undefined;
+    const observers = this._observers;
+    if (observers.length !== 0 || connectChannel.hasSubscribers) {
+      const durationMs = monotonicNow() - started;
+      for (const observer of observers) observer.connected?.(record, durationMs);
+      if (connectChannel.hasSubscribers) connectChannel.publish({ pool: this, record, durationMs });
+    }
     return conn;
+  }
+
+  #connectTimedOut(timeout: number): ConnectTimeoutError {
+    this._log.info(`A connect attempt was abandoned after ${timeout}ms (connectTimeout)`);
+    return new ConnectTimeoutError(`Connect timed out after ${timeout}ms (connectTimeout): the database did not complete the connection in time`, timeout);
+  }
+
+  /** A connection that arrived after its connect was abandoned: nobody waits for it. */
+  #terminateLate(conn: C): void {
+    if (conn === null || conn === undefined) return;
+    this._counters.created++;
+    // Its error listener first: a socket error during the terminate must not crash the process.
+    try {
+      this._dialect.onConnect?.(conn, () => undefined);
+    } catch {
+      /* it is terminated either way */
+    }
+    this._log.info('A connection arrived after its connect attempt was abandoned (connectTimeout); terminating it');
+    void this._closeDriverConnection(conn, true);
   }
 
   /** @internal The last connect error since the last successful connect (the `cause` of a timeout). */
@@ -649,12 +747,27 @@ export abstract class Pool<C> {
 
   /** @internal Close (or terminate) a driver connection; errors are logged and swallowed. */
   async _closeDriverConnection(conn: C, terminate: boolean): Promise<void> {
+    this._counters.closed++;
     const dialect = this._dialect;
     try {
       await (terminate && dialect.terminate !== undefined ? dialect.terminate(conn) : dialect.close(conn));
     } catch (error) {
       this._log.error(`Exception ${terminate ? 'terminating' : 'closing'} connection`, error);
     }
+  }
+
+  /** @internal A record's connection is being invalidated: count it and tell whoever watches. */
+  _noteInvalidation(record: ConnectionRecord<C>, error: unknown, soft: boolean): void {
+    this._counters.invalidations++;
+    for (const observer of this._observers) observer.invalidated?.(record, error, soft);
+    if (invalidateChannel.hasSubscribers) invalidateChannel.publish({ pool: this, record, error, soft });
+  }
+
+  /** @internal A `PoolTimeoutError` was raised: count it and tell whoever watches. */
+  _noteTimeout(error: Error): void {
+    this._counters.timeouts++;
+    for (const observer of this._observers) observer.timedOut?.(error);
+    if (timeoutChannel.hasSubscribers) timeoutChannel.publish({ pool: this, error });
   }
 
   /** @internal The number of checkouts handed a record and not yet returned. */

@@ -11,10 +11,16 @@ export interface ResetAgent {
 
 interface CheckoutExtras {
   resetAgent: ResetAgent | null;
-  stack: string | undefined;
+  /** Where `connect()` was called (`leakTracking`, `leakDetectionThreshold`); its `stack` is read only when reported. */
+  origin: Error | undefined;
   detachedInfo: Record<string, unknown> | null;
   /** Clears the context-local slot this checkout occupies, if any. */
   onReturn: (() => void) | null;
+  /** `leakDetectionThreshold`: the timer that reports this checkout, and whether it did. */
+  leakTimer: NodeJS.Timeout | null;
+  leakReported: boolean;
+  /** Monotonic time of the checkout, when something measures how long it is held. */
+  checkedOutAt: number;
 }
 
 /**
@@ -50,7 +56,15 @@ export class PooledConnection<C> {
   }
 
   #extras(): CheckoutExtras {
-    return (this.#extra ??= { resetAgent: null, stack: undefined, detachedInfo: null, onReturn: null });
+    return (this.#extra ??= {
+      resetAgent: null,
+      origin: undefined,
+      detachedInfo: null,
+      onReturn: null,
+      leakTimer: null,
+      leakReported: false,
+      checkedOutAt: 0,
+    });
   }
 
   /** Used for reset-on-return instead of the dialect when set. */
@@ -62,23 +76,35 @@ export class PooledConnection<C> {
     this.#extras().resetAgent = agent;
   }
 
-  /** @internal The checkout's stack, when the pool has `leakTracking` on. */
-  get _stack(): string | undefined {
-    return this.#extra?.stack;
+  /** @internal Where `connect()` was called, when the pool tracks leaks. */
+  get _origin(): Error | undefined {
+    return this.#extra?.origin;
   }
 
-  set _stack(stack: string | undefined) {
-    this.#extras().stack = stack;
+  /** @internal State of leak detection and use-time measurement; allocated on first use. */
+  get _extras(): CheckoutExtras {
+    return this.#extras();
+  }
+
+  /** @internal The extras if any were allocated, without allocating. */
+  get _extrasIfAny(): CheckoutExtras | null {
+    return this.#extra;
   }
 
   /**
-   * The driver connection (`null` while a hard invalidation is under way). Reading it once the
-   * checkout was returned — closed, or hard-invalidated — throws `InvalidRequestError`: the
-   * connection may already belong to someone else.
+   * The driver connection. Reading it when the checkout holds no live connection throws
+   * `InvalidRequestError`: once it was returned (closed), hard-invalidated, or terminated by
+   * `close({ timeout })`, the connection may already be gone or belong to someone else.
    */
-  get connection(): C | null {
+  get connection(): C {
+    const conn = this.#connection;
     if (this.#nesting === 0) throw new InvalidRequestError('This connection is closed');
-    return this.#connection;
+    if (conn === null) throw new InvalidRequestError('This connection was invalidated; check out a new one');
+    const record = this.#record;
+    if (record !== null && record.connection !== conn) {
+      throw new InvalidRequestError('This connection was closed by the pool (invalidated, or terminated by close({ timeout })); check out a new one');
+    }
+    return conn;
   }
 
   /** The record (slot) this checkout holds; `null` once detached or returned. */
@@ -98,8 +124,12 @@ export class PooledConnection<C> {
     return this.#record === null ? null : this.#record.recordInfo;
   }
 
+  /** Whether the checkout holds a live connection (`connection` can be read). */
   get isValid(): boolean {
-    return this.#connection !== null;
+    const conn = this.#connection;
+    if (conn === null || this.#nesting === 0) return false;
+    const record = this.#record;
+    return record === null || record.connection === conn;
   }
 
   get isDetached(): boolean {

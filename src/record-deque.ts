@@ -38,6 +38,22 @@ export class RecordDeque<T> {
     return item;
   }
 
+  /** Put an item back at the oldest end (a keep-alive ping is not a use: the record keeps its turn). */
+  unshift(item: T): void {
+    if (this.#length === this.#items.length) this.#grow();
+    this.#head = (this.#head - 1) & (this.#items.length - 1);
+    this.#items[this.#head] = item;
+    this.#length++;
+  }
+
+  /** The first item (oldest first) that `test` accepts, removed; O(n), for background maintenance only. */
+  takeFirst(test: (item: T) => boolean): T | undefined {
+    const items = this.drain();
+    const index = items.findIndex(test);
+    for (let i = 0; i < items.length; i++) if (i !== index) this.push(items[i] as T);
+    return index === -1 ? undefined : items[index];
+  }
+
   /** Remove and return everything, oldest first. */
   drain(): T[] {
     const out: T[] = [];

@@ -1,19 +1,25 @@
 import { monotonicNow } from './clock.js';
 import { runDetached } from './context.js';
-
-/** The longest delay `setTimeout` honours (about 24.8 days). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from './deadline.js';
 
 /** One caller waiting for a slot. A node of the queue's doubly linked list, so removal is O(1). */
-interface Waiter<T> {
+interface Waiter<T, X> {
   resolve: (value: T | PromiseLike<T>) => void;
   reject: (error: unknown) => void;
   deadline: number;
-  prev: Waiter<T> | null;
-  next: Waiter<T> | null;
+  prev: Waiter<T, X> | null;
+  next: Waiter<T, X> | null;
   signal: AbortSignal | null;
   onAbort: (() => void) | null;
+  /** What the caller carries along (see `Pool`), handed to `deliver`. */
+  context: X;
 }
+
+/**
+ * Turns what a waiter is handed into what it resolves with. A value ready now is delivered as it
+ * is; a checkout still under way (connecting, pinging) keeps the waiter's deadline and signal.
+ */
+export type Deliver<T, X> = (value: T | Promise<T>, context: X, signal: AbortSignal | null, deadline: number) => T | Promise<T>;
 
 /**
  * Callers waiting for a slot, served strictly first come, first served. `handOff` gives a slot to
@@ -28,24 +34,27 @@ interface Waiter<T> {
  * never early, and late by at most the length of that run — during which the event loop was
  * blocked and no timer could have fired anyway.
  */
-export class WaiterQueue<T> {
-  #head: Waiter<T> | null = null;
-  #tail: Waiter<T> | null = null;
+export class WaiterQueue<T, X> {
+  #head: Waiter<T, X> | null = null;
+  #tail: Waiter<T, X> | null = null;
   #length = 0;
   #timer: NodeJS.Timeout | null = null;
   /** The first waiter not yet stamped with a deadline; every waiter after it is unstamped too. */
-  #unstamped: Waiter<T> | null = null;
+  #unstamped: Waiter<T, X> | null = null;
   #stampScheduled = false;
   readonly #timeout: number;
   readonly #onTimeout: () => Error;
+  readonly #deliver: Deliver<T, X>;
 
   /**
    * @param timeout ms each waiter waits; `Infinity` waits forever.
    * @param onTimeout builds the error a timed-out waiter gets.
+   * @param deliver turns a hand-off into what the waiter resolves with.
    */
-  constructor(timeout: number, onTimeout: () => Error) {
+  constructor(timeout: number, onTimeout: () => Error, deliver: Deliver<T, X>) {
     this.#timeout = timeout;
     this.#onTimeout = onTimeout;
+    this.#deliver = deliver;
   }
 
   get length(): number {
@@ -53,9 +62,9 @@ export class WaiterQueue<T> {
   }
 
   /** Wait for a hand-off. Rejects with the timeout error, or with the signal's reason when it aborts. */
-  wait(signal: AbortSignal | null): Promise<T> {
+  wait(signal: AbortSignal | null, context: X): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter<T> = { resolve, reject, deadline: Infinity, prev: this.#tail, next: null, signal: null, onAbort: null };
+      const waiter: Waiter<T, X> = { resolve, reject, deadline: Infinity, prev: this.#tail, next: null, signal: null, onAbort: null, context };
       if (this.#timeout !== Infinity && this.#unstamped === null) {
         this.#unstamped = waiter;
         if (!this.#stampScheduled) {
@@ -78,12 +87,18 @@ export class WaiterQueue<T> {
     });
   }
 
-  /** Give `value` to the longest waiter. Returns false when nobody waits. */
-  handOff(value: T | PromiseLike<T>): boolean {
+  /**
+   * Give `value` to the longest waiter. Returns false when nobody waits. A waiter queued in the
+   * microtask run still going on has no deadline stamped yet: its clock starts now.
+   */
+  handOff(value: T | Promise<T>): boolean {
     const waiter = this.#head;
     if (waiter === null) return false;
+    const signal = waiter.signal;
     this.#unlink(waiter);
-    waiter.resolve(value);
+    let deadline = waiter.deadline;
+    if (deadline === Infinity && this.#timeout !== Infinity && value instanceof Promise) deadline = monotonicNow() + this.#timeout;
+    waiter.resolve(this.#deliver(value, waiter.context, signal, deadline));
     return true;
   }
 
@@ -99,7 +114,7 @@ export class WaiterQueue<T> {
   }
 
   /** Take a waiter out of the list; false if it already left (served, timed out or aborted). */
-  #unlink(waiter: Waiter<T>): boolean {
+  #unlink(waiter: Waiter<T, X>): boolean {
     const { prev, next } = waiter;
     if (prev === null && this.#head !== waiter) return false;
     if (this.#unstamped === waiter) this.#unstamped = next;

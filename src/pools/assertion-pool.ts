@@ -3,6 +3,9 @@ import { PoolAssertionError } from '../errors.js';
 import type { PoolOptions } from '../options.js';
 import { optionalBoolean } from '../options.js';
 import { Pool } from '../pool.js';
+import type { PoolLimits } from '../pool-stats.js';
+
+const LIMITS: PoolLimits = Object.freeze({ max: 1, idleMax: 1, idleMin: 0 });
 
 export interface AssertionPoolOptions<C> extends PoolOptions<C> {
   /** Remember where the outstanding checkout was made, and show it in the assertion. Default true. */
@@ -11,6 +14,7 @@ export interface AssertionPoolOptions<C> extends PoolOptions<C> {
 
 /** One connection, and at most one checkout at a time: a test tool that proves code never holds two. */
 export class AssertionPool<C> extends Pool<C> {
+  static readonly classOptions: readonly string[] = ['storeTraceback'];
   readonly #storeTraceback: boolean;
   #record: ConnectionRecord<C> | null = null;
   #checkedOut = false;
@@ -41,6 +45,14 @@ export class AssertionPool<C> extends Pool<C> {
     if (record === null || this.#checkedOut) return;
     this.#record = null;
     await record.close();
+  }
+
+  protected _records(): Iterable<ConnectionRecord<C>> {
+    return this.#record === null ? [] : [this.#record];
+  }
+
+  protected _limits(): PoolLimits {
+    return LIMITS;
   }
 
   status(): string {

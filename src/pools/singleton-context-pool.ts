@@ -3,6 +3,7 @@ import type { ContextStore } from '../context.js';
 import type { PoolOptions } from '../options.js';
 import { optionalInteger } from '../options.js';
 import { Pool } from '../pool.js';
+import type { PoolLimits } from '../pool-stats.js';
 
 export interface SingletonContextPoolOptions<C> extends PoolOptions<C> {
   /** Connections kept; beyond it the least recently used idle ones are closed. Default 5. */
@@ -16,6 +17,7 @@ export interface SingletonContextPoolOptions<C> extends PoolOptions<C> {
  * more exist, the least recently used idle ones are closed (at creation and at return), never one in use.
  */
 export class SingletonContextPool<C> extends Pool<C> {
+  static readonly classOptions: readonly string[] = ['poolSize'];
   readonly #poolSize: number;
   readonly #byContext = new WeakMap<ContextStore, ConnectionRecord<C>>();
   /** Every record that may hold a connection, least recently used first. */
@@ -71,6 +73,14 @@ export class SingletonContextPool<C> extends Pool<C> {
     const idle = [...this.#records].filter((record) => !record.inUse);
     for (const record of idle) this.#records.delete(record);
     await Promise.all(idle.map((record) => record.close()));
+  }
+
+  protected _records(): Iterable<ConnectionRecord<C>> {
+    return this.#records;
+  }
+
+  protected _limits(): PoolLimits {
+    return { max: Infinity, idleMax: this.#poolSize, idleMin: 0 };
   }
 
   /** Connections currently kept. */

@@ -175,7 +175,7 @@ async function actor(run: Run, s: fc.Scheduler, index: number, plan: ActorPlan, 
       if (!expected) violation(run, `actor ${index}: unexpected connect error ${String(error)}`);
       continue;
     }
-    const conn = pc.connection!;
+    const conn = pc.connection;
     if (pc.isClosed || !pc.isValid) violation(run, `actor ${index} got an unusable checkout`);
     if ((run.inFlight.get(conn) ?? 0) > 0) violation(run, `#${conn.id} handed to actor ${index} while a driver call on it is running`);
     if (conn.closed || run.closing.has(conn)) violation(run, `#${conn.id} handed to actor ${index} after it was closed`);

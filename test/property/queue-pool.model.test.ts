@@ -45,6 +45,8 @@ interface MSlot {
   conn: number | null;
   gen: number;
   soft: boolean;
+  /** It once held a connection: an established slot whose reconnect fails goes back empty (SQLAlchemy); a new one releases its capacity. */
+  established: boolean;
 }
 
 interface MReq {
@@ -97,7 +99,7 @@ class Model {
     if (slot !== undefined) this.serve(req, slot);
     else if (this.total < this.capacity) {
       this.total++;
-      this.serve(req, { conn: null, gen: 0, soft: false });
+      this.serve(req, { conn: null, gen: 0, soft: false, established: false });
     } else if (this.config.timeout === 0) req.status = 'timedout';
     else {
       req.status = 'waiting';
@@ -118,9 +120,11 @@ class Model {
       if (this.pendingFailures > 0) {
         this.pendingFailures--;
         req.status = 'failed';
-        this.doReturn(slot);
+        if (slot.established) this.doReturn(slot);
+        else this.releaseCapacity();
         return;
       }
+      slot.established = true;
       slot.conn = this.nextConn++;
       slot.gen = this.generation;
       slot.soft = false;
@@ -144,7 +148,7 @@ class Model {
 
   releaseCapacity(): void {
     const waiter = this.waiters.shift();
-    if (waiter !== undefined) this.serve(waiter, { conn: null, gen: 0, soft: false });
+    if (waiter !== undefined) this.serve(waiter, { conn: null, gen: 0, soft: false, established: false });
     else this.total--;
   }
 
@@ -278,7 +282,7 @@ function syncTimeouts(m: Model, r: Real): void {
 }
 
 function connId(pc: PooledConnection<MockConnection>): number | null {
-  return pc.connection?.id ?? null;
+  return pc.isValid ? pc.connection.id : null;
 }
 
 function compare(m: Model, r: Real): void {
@@ -390,7 +394,7 @@ class Command implements fc.AsyncCommand<Model, Real> {
         await pc!.close();
         break;
       case 'failReset':
-        pc!.connection!.failOn(m.config.resetOnReturn === 'commit' ? 'commit' : 'rollback', new Error('reset failed'), 1);
+        pc!.connection.failOn(m.config.resetOnReturn === 'commit' ? 'commit' : 'rollback', new Error('reset failed'), 1);
         await pc!.close();
         break;
       case 'invalidate':

@@ -25,7 +25,7 @@ async function work(pool: QueuePool<pg.Client>, sql = 'SELECT 1'): Promise<void>
   let pc: PooledConnection<pg.Client> | undefined;
   try {
     pc = await pool.connect();
-    await (pc.connection as pg.Client).query(sql);
+    await (pc.connection).query(sql);
   } finally {
     await pc?.close();
   }

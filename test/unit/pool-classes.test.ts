@@ -10,7 +10,7 @@ import { CaptureLogger, tick } from '../support/capture-logger.js';
 import { MockDriver, recordEvents } from '../support/mock-driver.js';
 import type { MockConnection } from '../support/mock-driver.js';
 
-const idOf = (pc: PooledConnection<MockConnection>): number => (pc.connection as MockConnection).id;
+const idOf = (pc: PooledConnection<MockConnection>): number => (pc.connection).id;
 const base = (driver: MockDriver) => ({ creator: driver.creator, dialect: driver.dialect, logger: new CaptureLogger() });
 
 describe('NullPool', () => {
@@ -104,7 +104,7 @@ describe('SingletonContextPool', () => {
     const holding = pool.scope(async () => {
       const pc = await pool.connect();
       await gate;
-      assert.equal(pc.connection!.closed, false);
+      assert.equal(pc.connection.closed, false);
       await pc.close();
     });
     await tick();

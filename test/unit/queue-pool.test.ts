@@ -13,7 +13,7 @@ function setup(options: Partial<QueuePoolOptions<MockConnection>> = {}, driver =
   return { driver, pool, logger };
 }
 
-const idOf = (pc: PooledConnection<MockConnection>): number => (pc.connection as MockConnection).id;
+const idOf = (pc: PooledConnection<MockConnection>): number => (pc.connection).id;
 
 describe('QueuePool capacity and accounting', () => {
   it('opens at most poolSize + maxOverflow, keeps poolSize idle, closes the overflow on return', async () => {
@@ -185,7 +185,7 @@ describe('QueuePool waiters', () => {
 /** A checkout that gives up after `ms` (rejecting with a PoolTimeoutError): proves the pool is at capacity. */
 function connectGivingUpAfter(pool: QueuePool<MockConnection>, ms: number): Promise<unknown> {
   const controller = new AbortController();
-  setTimeout(() => { controller.abort(new PoolTimeoutError('gave up', { poolSize: 0, maxOverflow: 0, timeout: ms, checkedIn: 0, checkedOut: 0, overflow: 0, waiting: 0 })); }, ms);
+  setTimeout(() => { controller.abort(new PoolTimeoutError('gave up', { poolSize: 0, maxOverflow: 0, timeout: ms, checkedIn: 0, checkedOut: 0, overflow: 0, waiting: 0, phase: 'queue' })); }, ms);
   return pool.connect({ signal: controller.signal });
 }
 
@@ -213,9 +213,13 @@ describe('QueuePool connecting', () => {
     await assert.rejects(pool.connect(), /connection refused/);
     const gate = driver.hangConnect();
     const hanging = pool.connect(); // holds the second slot
-    await assert.rejects(pool.connect(), (error: unknown) => error instanceof PoolTimeoutError && error.cause === refused);
+    // `timeout` bounds the hanging caller's whole connect() too: it times out while connecting.
+    const hangingOutcome = assert.rejects(hanging, (error: unknown) => error instanceof PoolTimeoutError && error.phase === 'checkout');
+    await assert.rejects(pool.connect(), (error: unknown) => error instanceof PoolTimeoutError && error.phase === 'queue' && error.cause === refused);
+    await hangingOutcome;
+    assert.equal(pool.checkedOut(), 2, 'the connect goes on after its caller gave up, holding its slot');
     gate.fail(refused);
-    await assert.rejects(hanging);
+    await tick();
     await held.close();
     assert.equal(pool.checkedOut(), 0);
   });

@@ -8,7 +8,7 @@ import { CaptureLogger, sleep, tick } from '../support/capture-logger.js';
 import { MockDriver } from '../support/mock-driver.js';
 import type { MockConnection } from '../support/mock-driver.js';
 
-const idOf = (pc: PooledConnection<MockConnection>): number => (pc.connection as MockConnection).id;
+const idOf = (pc: PooledConnection<MockConnection>): number => (pc.connection).id;
 const base = (driver: MockDriver) => ({ creator: driver.creator, dialect: driver.dialect, logger: new CaptureLogger() });
 
 describe('review regressions', () => {
@@ -36,7 +36,7 @@ describe('review regressions', () => {
       await a.close();
       const b = await waiting;
       await sleep(20);
-      assert.equal(b.connection!.closed, false, `sync=${sync}: the next holder's connection is alive`);
+      assert.equal(b.connection.closed, false, `sync=${sync}: the next holder's connection is alive`);
       assert.notEqual(idOf(b), 1);
       assert.deepEqual(driver.misuse, []);
       await b.close();

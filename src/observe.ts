@@ -1,0 +1,46 @@
+/**
+ * How a pool reports what happens in it (SPEC section 12), beyond its events: Node's
+ * `diagnostics_channel` for anyone in the process, and observers that `lifeguard/otel` attaches to
+ * one pool. Both cost nothing when unused: a message is built only when a channel has subscribers,
+ * and the hot path reads the clock only while something measures times.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { ConnectionRecord } from './connection-record.js';
+import type { PooledConnection } from './pooled-connection.js';
+
+/** The channels, by name. Messages: see each. */
+export const CHANNELS = Object.freeze({
+  /** `{ pool, record, durationMs }` after a new driver connection opens. */
+  connect: 'lifeguard:connect',
+  /** `{ pool, pooled, waitMs }` when a caller gets its connection. */
+  checkout: 'lifeguard:checkout',
+  /** `{ pool, record, useMs }` when a checkout is returned (`record` is null once detached). */
+  checkin: 'lifeguard:checkin',
+  /** `{ pool, error }` for each `PoolTimeoutError`. */
+  timeout: 'lifeguard:timeout',
+  /** `{ pool, record, error, soft }` when a record's connection is invalidated. */
+  invalidate: 'lifeguard:invalidate',
+});
+
+export const connectChannel = diagnosticsChannel.channel(CHANNELS.connect);
+export const checkoutChannel = diagnosticsChannel.channel(CHANNELS.checkout);
+export const checkinChannel = diagnosticsChannel.channel(CHANNELS.checkin);
+export const timeoutChannel = diagnosticsChannel.channel(CHANNELS.timeout);
+export const invalidateChannel = diagnosticsChannel.channel(CHANNELS.invalidate);
+
+/** Whether anyone listens to the channels that need checkout times. */
+export function timedChannelsActive(): boolean {
+  return checkoutChannel.hasSubscribers || checkinChannel.hasSubscribers;
+}
+
+/**
+ * @internal Per-pool callbacks (what `instrumentPool` attaches). Times are milliseconds from the
+ * monotonic clock.
+ */
+export interface PoolObserver<C> {
+  connected?(record: ConnectionRecord<C>, durationMs: number): void;
+  checkedOut?(pooled: PooledConnection<C>, waitMs: number): void;
+  checkedIn?(record: ConnectionRecord<C> | null, useMs: number): void;
+  timedOut?(error: Error): void;
+  invalidated?(record: ConnectionRecord<C>, error: unknown, soft: boolean): void;
+}
