@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool, redactUrl } from '../src/create-pool.js';
 import type { ConnectionRecord, Logger, PooledConnection, QueuePool } from '../src/index.js';
 import { PoolTimeoutError } from '../src/index.js';
-import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { driverOf, dropStatements, schemaStatements, type SqlDriver } from './sql.js';
 import { ACCOUNTS, handle, INITIAL_BALANCE, pickKind, randomGenerator, seed, totalBalance, type RequestKind } from './workload.js';
 
@@ -34,8 +34,14 @@ Options:
   --verbose              show the pool's own log (invalidations, replacements)
   -h, --help             show this help
 
+Environment:
+  LIFEGUARD_PG_BINARIES  a PostgreSQL binary directory (bin/, lib/, share/) for the embedded server,
+                         instead of the one from npm
+
+The embedded server runs as the 'postgres' system user when you are root (PostgreSQL refuses root).
 The demo creates three tables named lifeguard_demo_<random>_* and drops them at the end.
-Exit code: 0 when every request succeeded, 1 when one failed, 2 on bad arguments.`;
+Exit code: 0 when every request succeeded, 1 when one failed or the embedded server did not start,
+2 on bad arguments.`;
 
 interface Settings {
   url: string | undefined;
@@ -143,7 +149,13 @@ async function run(settings: Settings): Promise<number> {
   }
   process.stdout.write('Starting an embedded PostgreSQL server... ');
   const started = performance.now();
-  const server = await startEmbeddedPostgres();
+  let server: EmbeddedPostgres;
+  try {
+    server = await startEmbeddedPostgres();
+  } catch (error) {
+    process.stdout.write('failed\n');
+    throw error;
+  }
   process.stdout.write(`ready on 127.0.0.1:${server.port} in ${seconds(performance.now() - started)}\n`);
   try {
     return await runOn(server.url, settings);
@@ -447,7 +459,9 @@ async function main(): Promise<void> {
     process.exitCode = await run(settings);
   } catch (error) {
     say('');
-    process.stderr.write(`demo failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // The embedded server's errors say what failed and what to do: the message is the whole story.
+    const text = error instanceof EmbeddedPostgresError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`demo failed: ${text}\n`);
     process.exitCode = 1;
   }
 }

@@ -4,8 +4,11 @@
  */
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { fakeBinaries, privateDir } from '../support/embedded.js';
 
 const MAIN = fileURLToPath(new URL('../../demo/main.js', import.meta.url));
 
@@ -15,9 +18,9 @@ interface Run {
   stderr: string;
 }
 
-function runDemo(args: string[], timeoutMs = 60_000): Promise<Run> {
+function runDemo(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -70,5 +73,25 @@ describe('demo (npm start)', () => {
     const bad = await runDemo(['--requests', 'many']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--requests must be an integer/);
+  });
+
+  it('prints what failed and what to do, and exits 1, when the embedded server cannot start', async () => {
+    // The binaries of a clone the server's user cannot execute (what `npm start` as root in /root
+    // used to crash on with an unhandled 'error' event).
+    const home = privateDir();
+    try {
+      const binaries = fakeBinaries(join(home, 'native'), {
+        'bin/initdb': ['#!/bin/sh\nexit 0\n', 0o644],
+        'bin/postgres': ['#!/bin/sh\nexit 0\n', 0o644],
+      });
+      const { code, stdout, stderr } = await runDemo(['--requests', '10'], { LIFEGUARD_PG_BINARIES: binaries });
+      assert.equal(code, 1, `${stdout}\n${stderr}`);
+      assert.match(stdout, /Starting an embedded PostgreSQL server\.\.\. failed\n/);
+      assert.match(stderr, /^demo failed: embedded PostgreSQL did not start: could not execute \S+initdb.*: permission denied \(EACCES\)\. It must be/m);
+      assert.doesNotMatch(stderr, /^\s+at /m, 'a message, not a stack trace');
+      assert.doesNotMatch(stderr, /Unhandled|node:events/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
