@@ -34,6 +34,10 @@ export interface HousekeeperHost<C> {
   takeSlotToFill(): ConnectionRecord<C> | null;
   /** A record whose background work is over goes back: to a waiter, the idle set, or away. */
   place(record: ConnectionRecord<C>, keepTurn: boolean): void;
+  /** A record from `takeSlotToFill` whose connect settled goes back (as `place`). */
+  placeOpened(record: ConnectionRecord<C>, keepTurn: boolean): void;
+  /** Background connects under way (this housekeeper's and `warmUp()`'s). */
+  opening(): number;
   /** The record leaves the pool: its capacity is released (to a waiter, or freed). */
   release(record: ConnectionRecord<C>): void;
 }
@@ -46,6 +50,8 @@ export class Housekeeper<C> {
   #stopped = false;
   /** A background connect is under way (one at a time). */
   #filling = false;
+  /** That connect, for `warmUp()` to wait on. */
+  #fillAttempt: Promise<void> | null = null;
   /** The retry timer after a failed background connect. */
   #backoffTimer: NodeJS.Timeout | null = null;
   #backoff = 0;
@@ -90,6 +96,11 @@ export class Housekeeper<C> {
   /** An idle connection is being handed out (not yet counted as used): top the idle set up again. */
   taken(): void {
     this.fill(1);
+  }
+
+  /** The background connect under way, if any (it rejects if the connect fails). */
+  get fillAttempt(): Promise<void> | null {
+    return this.#fillAttempt;
   }
 
   /** Timers armed now (maintenance and backoff): for tests. */
@@ -241,20 +252,24 @@ export class Housekeeper<C> {
   fill(leaving = 0): void {
     const host = this.#host;
     if (this.#stopped || host.pool.closed || this.#filling || this.#backoffTimer !== null) return;
-    if (this.#idleOpen() - leaving >= host.minIdle && this.#owed === 0) return;
+    if (this.#idleOpen() + host.opening() - leaving >= host.minIdle && this.#owed === 0) return;
     const record = host.takeSlotToFill();
     if (record === null) return;
     this.#filling = true;
-    record._openInBackground(true).then(
+    const attempt = record._openInBackground(true).then(() => undefined);
+    this.#fillAttempt = attempt;
+    attempt.then(
       () => {
         this.#filling = false;
+        this.#fillAttempt = null;
         this.#backoff = 0;
         if (this.#owed > 0) this.#owed--;
-        host.place(record, false);
+        host.placeOpened(record, false);
         this.fill(0);
       },
       (error: unknown) => {
         this.#filling = false;
+        this.#fillAttempt = null;
         this.#backoff = this.#backoff === 0 ? FIRST_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, this.#backoff * 2);
         host.pool._log.warn(`Background connect failed (keeping ${host.minIdle} idle connection(s)); retrying in ${this.#backoff}ms: ${describeError(error)}`);
         // The retry timer first: giving the slot back may ask for a fill, which must wait for it.
@@ -267,7 +282,7 @@ export class Housekeeper<C> {
           );
           this.#backoffTimer.unref();
         }
-        host.place(record, true);
+        host.placeOpened(record, true);
       },
     );
   }

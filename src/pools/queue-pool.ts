@@ -60,6 +60,8 @@ export class QueuePool<C> extends Pool<C> {
   #live = 0;
   /** The same records, for `close({ timeout })`; changes only when capacity does, never per checkout. */
   readonly #records = new Set<ConnectionRecord<C>>();
+  /** Background connects under way (the housekeeper's fill and `warmUp()`), so neither overshoots `minIdle`. */
+  #opening = 0;
   readonly #waiters: WaiterQueue<PooledConnection<C>, CallerContext | null>;
   readonly #housekeeper: Housekeeper<C> | null;
 
@@ -95,6 +97,8 @@ export class QueuePool<C> extends Pool<C> {
           keepAliveInterval,
           takeSlotToFill: () => this.#takeSlotToFill(),
           place: (record, keepTurn) => { this.#place(record, keepTurn); },
+          placeOpened: (record, keepTurn) => { this.#placeOpened(record, keepTurn); },
+          opening: () => this.#opening,
           release: (record) => { this.#releaseCapacity(record); },
         })
       : null;
@@ -194,14 +198,17 @@ export class QueuePool<C> extends Pool<C> {
     const target = Math.min(Math.max(this.#minIdle, 1), this.#keepIdle, this.#capacity);
     const counters = this._counters;
     const opening: Promise<void>[] = [];
-    while (counters.open - counters.used + opening.length < target) {
+    // A background fill under way counts toward the target, and warmUp() waits for it too.
+    const filling = this.#housekeeper?.fillAttempt;
+    if (filling != null) opening.push(filling);
+    while (counters.open - counters.used + this.#opening < target) {
       const record = this.#takeSlotToFill();
       if (record === null) break;
       opening.push(
         record._openInBackground(false).then(
-          () => { this.#place(record, false); },
+          () => { this.#placeOpened(record, false); },
           (error: unknown) => {
-            this.#place(record, true);
+            this.#placeOpened(record, true);
             throw error;
           },
         ),
@@ -224,8 +231,19 @@ export class QueuePool<C> extends Pool<C> {
   #takeSlotToFill(): ConnectionRecord<C> | null {
     if (this.closed) return null;
     const empty = this.#idle.takeFirst((record) => record.connection === null);
-    if (empty !== undefined) return empty;
-    return this.#live < Math.min(this.#keepIdle, this.#capacity) && this.#waiters.length === 0 ? this.#newSlot() : null;
+    if (empty !== undefined) {
+      this.#opening++;
+      return empty;
+    }
+    if (this.#live >= Math.min(this.#keepIdle, this.#capacity) || this.#waiters.length !== 0) return null;
+    this.#opening++;
+    return this.#newSlot();
+  }
+
+  /** A slot from `#takeSlotToFill` whose connect settled. */
+  #placeOpened(record: ConnectionRecord<C>, keepTurn: boolean): void {
+    this.#opening--;
+    this.#place(record, keepTurn);
   }
 
   /**

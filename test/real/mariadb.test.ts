@@ -10,6 +10,7 @@ import { mysql2Dialect } from '../../src/dialects/mysql2.js';
 import { isReachable, mysqlServer } from '../support/servers.js';
 import { connOf, harnessPool, quietLogger, runDialectContract } from './contract.js';
 import { runDisconnectSuite } from './disconnects.js';
+import { runLifecycleSuite } from './lifecycle.js';
 import { mariadbDriver, mysql2Driver, mysqlDisconnectHarness, mysqlHarness } from './mysql-harness.js';
 import type { MysqlDriver } from './mysql-harness.js';
 
@@ -126,6 +127,7 @@ function suite<C>(driver: MysqlDriver<C>, url: string, label: string, sessionRes
       before(() => kills.setup());
       after(() => kills.teardown());
       runDisconnectSuite('under load', kills);
+      runLifecycleSuite('lifecycle counted on the server', kills);
     });
   });
 }

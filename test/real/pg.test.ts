@@ -10,6 +10,7 @@ import { postgresServer, withDatabase, withParam } from '../support/servers.js';
 import type { ServerTarget } from '../support/servers.js';
 import { connOf, harnessPool, quietLogger, runDialectContract } from './contract.js';
 import { runDisconnectSuite } from './disconnects.js';
+import { runLifecycleSuite } from './lifecycle.js';
 import { clientDialect, pgDisconnectHarness, pgHarness, rawPgClient } from './pg-harness.js';
 
 let server: ServerTarget | undefined;
@@ -247,5 +248,6 @@ if (server === undefined) {
     const killHarness = pgDisconnectHarness(target.url);
     after(() => killHarness.admin.end());
     runDisconnectSuite('server-side kills under load', killHarness);
+    runLifecycleSuite('lifecycle counted on the server', killHarness);
   });
 }

@@ -255,6 +255,22 @@ describe('warmUp()', () => {
     await other.pool.close();
   });
 
+  it('counts a background fill under way: together they open exactly minIdle, and warmUp() waits for it', async () => {
+    const driver = new MockDriver();
+    const gate = driver.hangConnect(); // the constructor's background connect hangs until released
+    const { pool } = setup({ minIdle: 3 }, driver);
+    const warm = pool.warmUp();
+    let warmed = false;
+    void warm.then(() => { warmed = true; });
+    await until(() => pool.stats().idle === 2, 'warmUp\'s two connects');
+    assert.equal(warmed, false, 'warmUp() waits for the background connect too');
+    gate.release();
+    await within(warm, 5000, 'warmUp()');
+    assert.equal(pool.stats().idle, 3);
+    assert.equal(driver.connectCalls, 3, 'never more than minIdle connects');
+    await pool.close();
+  });
+
   it('rejects with the connect error when the database cannot be reached; the pool stays exact', async () => {
     const driver = new MockDriver().failConnects(1, new MockDisconnectError('ECONNREFUSED'));
     const { pool } = setup({}, driver);
