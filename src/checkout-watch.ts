@@ -11,7 +11,7 @@ import { checkinChannel, checkoutChannel, timedChannelsActive } from './observe.
 import type { Pool } from './pool.js';
 import type { PooledConnection } from './pooled-connection.js';
 
-/** @internal What a caller carries through its checkout when something needs it. */
+/** Internal (not exported from the package): what a caller carries through its checkout when something needs it. */
 export interface CallerContext {
   /** Where `connect()` was called (`leakTracking`, `leakDetectionThreshold`). */
   readonly origin: Error | undefined;
