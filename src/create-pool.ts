@@ -225,10 +225,25 @@ interface PgModuleClient extends PgClient {
   connect(): Promise<unknown>;
 }
 
+/**
+ * The driver's own connect timeout, from the pool's `connectTimeout` (default 10000 ms): one second
+ * longer, so the caller always sees the pool's `ConnectTimeoutError` at the deadline, and the
+ * driver's timeout then closes the abandoned socket: a blackholed connect leaves nothing behind.
+ * `Infinity` (or a value the pool will reject) is not forwarded; an explicit driver option in
+ * `connectOptions` wins.
+ */
+const DRIVER_TIMEOUT_GRACE_MS = 1000;
+
+function driverConnectTimeout(options: CreatePoolOptions<unknown>): number | undefined {
+  const timeout: unknown = options.connectTimeout ?? 10000;
+  return typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0 ? Math.ceil(timeout) + DRIVER_TIMEOUT_GRACE_MS : undefined;
+}
+
 async function openPostgres(url: string, options: CreatePoolOptions<unknown>): Promise<Opened<PgModuleClient>> {
   parseServerUrl(url);
   const Client = member(await importDriver('pg', 'postgres'), 'Client', 'pg') as new (config: Record<string, unknown>) => PgModuleClient;
-  const connectOptions = options.connectOptions ?? {};
+  const timeout = driverConnectTimeout(options);
+  const connectOptions = { ...(timeout === undefined ? {} : { connectionTimeoutMillis: timeout }), ...options.connectOptions };
   return {
     creator: async () => {
       const client = new Client({ ...connectOptions, connectionString: url });
@@ -259,7 +274,8 @@ async function openMysqlFamily<C extends Mysql2Connection | MariadbConnection>(
   const createConnection = member(await importDriver(packageName, packageName === 'mysql2' ? 'mysql' : 'mariadb', specifier), 'createConnection', packageName) as (
     config: Record<string, unknown>,
   ) => Promise<C>;
-  const connectOptions = options.connectOptions ?? {};
+  const timeout = driverConnectTimeout(options);
+  const connectOptions = { ...(timeout === undefined ? {} : { connectTimeout: timeout }), ...options.connectOptions };
   return {
     creator: async () => {
       const conn = await createConnection({ ...connectOptions, ...config });
