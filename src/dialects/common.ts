@@ -137,3 +137,24 @@ export function closeWithin(graceful: () => Promise<unknown>, timeoutMs: number,
     );
   });
 }
+
+/** A driver's socket, as far as ref/unref go (a net.Socket or a TLS socket over one). */
+interface Refable {
+  ref?(): unknown;
+  unref?(): unknown;
+}
+
+/**
+ * Refs or unrefs a driver's socket (`allowExitOnIdle`): an unref'd idle connection does not keep
+ * the process alive. Never throws; a missing socket (closed, or a driver without one) is ignored.
+ */
+export function setSocketRef(socket: unknown, ref: boolean): void {
+  if (typeof socket !== 'object' || socket === null) return;
+  const refable = socket as Refable;
+  try {
+    if (ref) refable.ref?.();
+    else refable.unref?.();
+  } catch {
+    // best effort: a socket in the middle of closing may refuse
+  }
+}

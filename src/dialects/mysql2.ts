@@ -16,7 +16,7 @@
  * This module never imports `mysql2`: it declares the few members of a connection it uses.
  */
 import type { DriverDialect } from './common.js';
-import { ClosingSet, closeWithin, DEFAULT_CLOSE_TIMEOUT, noop } from './common.js';
+import { ClosingSet, closeWithin, DEFAULT_CLOSE_TIMEOUT, noop, setSocketRef } from './common.js';
 import { isMysqlDisconnect } from './mysql-errors.js';
 
 /** The members of a mysql2 promise connection this dialect relies on. */
@@ -114,6 +114,9 @@ export function mysql2Dialect<C extends Mysql2Connection = Mysql2Connection>(
       await conn.ping();
       return true;
     },
+    // The promise API wraps the callback connection (`.connection`); the callback one has `.stream`.
+    ref: (conn: C) => { setSocketRef(conn.connection?.stream ?? (conn as { stream?: unknown }).stream, true); },
+    unref: (conn: C) => { setSocketRef(conn.connection?.stream ?? (conn as { stream?: unknown }).stream, false); },
     isDisconnect: (error: unknown) => isMysqlDisconnect(error),
     onConnect: (conn: C, markDead: (error: unknown) => void) => {
       conn.on('error', (error: Error) => {

@@ -28,6 +28,7 @@ import {
   isNetworkError,
   noop,
   stringProperty,
+  setSocketRef,
 } from './common.js';
 
 /** The members of node-postgres's `Client` this dialect relies on. A real `pg.Client` fits. */
@@ -184,6 +185,8 @@ export function pgDialect<C extends PgClient = PgClient>(options: PgDialectOptio
       await client.query('');
       return true;
     },
+    ref: (client: C) => { setSocketRef(client.connection?.stream, true); },
+    unref: (client: C) => { setSocketRef(client.connection?.stream, false); },
     isDisconnect: (error: unknown) => isPgDisconnect(error),
     onConnect: (client: C, markDead: (error: unknown) => void) => {
       client.on('error', (error: Error) => {
