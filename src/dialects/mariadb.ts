@@ -16,7 +16,7 @@
  * This module never imports `mariadb`: it declares the few members of a connection it uses.
  */
 import type { DriverDialect } from './common.js';
-import { ClosingSet, closeWithin, DEFAULT_CLOSE_TIMEOUT } from './common.js';
+import { ClosingSet, closeWithin, DEFAULT_CLOSE_TIMEOUT, setSocketRef } from './common.js';
 import { isMysqlDisconnect } from './mysql-errors.js';
 
 /** The members of a MariaDB connector promise connection this dialect relies on. */
@@ -83,7 +83,23 @@ export function mariadbDialect<C extends MariadbConnection = MariadbConnection>(
     await conn.reset();
   };
 
+  /**
+   * The connector keeps its socket private; its one way out is `__tests.getSocket()` (mariadb 3.x),
+   * an internal testing hook. Used defensively: without it, ref/unref do nothing (the connection
+   * then keeps the process alive while idle, as before).
+   */
+  const socketOf = (conn: C): unknown => {
+    try {
+      const hooks = (conn as { __tests?: { getSocket?: () => unknown } }).__tests;
+      return typeof hooks?.getSocket === 'function' ? hooks.getSocket() : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
   return Object.freeze({
+    ref: (conn: C) => { setSocketRef(socketOf(conn), true); },
+    unref: (conn: C) => { setSocketRef(socketOf(conn), false); },
     rollback: async (conn: C) => {
       if (sessionReset) await reset(conn);
       else await conn.rollback();

@@ -1,5 +1,5 @@
 // allowExitOnIdle (SPEC section 11): a script that runs a query and forgets pool.close() exits on its
-// own, on the real servers through pg and mysql2; with allowExitOnIdle: false it stays alive.
+// own, on the real servers through pg, mysql2 and mariadb; with allowExitOnIdle: false it stays alive.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -39,7 +39,7 @@ const pg = await postgresServer();
 after(() => pg.stop());
 const mysql = await mysqlServer();
 const targets: [string, string][] = [[`pg on ${pg.label}`, pg.url]];
-if (isReachable(mysql)) targets.push([`mysql2 on ${mysql.label}`, mysql.url]);
+if (isReachable(mysql)) targets.push([`mysql2 on ${mysql.label}`, mysql.url], [`mariadb on ${mysql.label}`, mysql.url.replace(/^mysql:/, 'mariadb:')]);
 else if (mysql.mustFail) {
   it(`exit-on-idle on ${mysql.label}`, () => {
     assert.fail(mysql.reason);
