@@ -20,12 +20,22 @@ export async function pgClient(url: string): Promise<pg.Client> {
 }
 
 /**
- * A connected client with no listener of ours: pooled through the pg dialect, only the dialect's
- * `onConnect` listener stands between a server-side kill and an uncaught 'error' crashing the run.
+ * A connected client with no lasting listener of ours: pooled through the pg dialect, only the
+ * dialect's `onConnect` listener stands between a server-side kill and an uncaught 'error' crashing
+ * the run. A guard listener covers the connect itself and is removed on the next turn of the event
+ * loop, once the pool has attached the dialect's: pg parses a whole socket read at once, so a kill
+ * that lands in the same read as ReadyForQuery emits 'error' before `connect()`'s promise can
+ * resolve (what the README asks of every custom creator).
  */
 export async function rawPgClient(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const guard = (): void => {};
+  client.on('error', guard);
+  try {
+    await client.connect();
+  } finally {
+    setImmediate(() => client.off('error', guard));
+  }
   return client;
 }
 
