@@ -409,7 +409,7 @@ function open(scheme: Scheme, url: string, options: CreatePoolOptions<unknown>):
  * import type pg from 'pg';
  * const pool = await createPool<pg.Client>('postgres://app@127.0.0.1/app', { poolSize: 10, prePing: true });
  * const pc = await pool.connect();
- * try { await pc.connection!.query('SELECT 1'); } finally { await pc.close(); }
+ * try { await pc.connection.query('SELECT 1'); } finally { await pc.close(); }
  *
  * `loggingName` defaults to the class name and the redacted URL, e.g.
  * `QueuePool(postgres://app:***@127.0.0.1/app)`.

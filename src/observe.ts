@@ -4,7 +4,7 @@
  * one pool. Both cost nothing when unused: a message is built only when a channel has subscribers,
  * and the hot path reads the clock only while something measures times.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
+import { channel } from 'node:diagnostics_channel';
 import type { ConnectionRecord } from './connection-record.js';
 import type { PooledConnection } from './pooled-connection.js';
 
@@ -22,11 +22,11 @@ export const CHANNELS = Object.freeze({
   invalidate: 'lifeguard:invalidate',
 });
 
-export const connectChannel = diagnosticsChannel.channel(CHANNELS.connect);
-export const checkoutChannel = diagnosticsChannel.channel(CHANNELS.checkout);
-export const checkinChannel = diagnosticsChannel.channel(CHANNELS.checkin);
-export const timeoutChannel = diagnosticsChannel.channel(CHANNELS.timeout);
-export const invalidateChannel = diagnosticsChannel.channel(CHANNELS.invalidate);
+export const connectChannel = channel(CHANNELS.connect);
+export const checkoutChannel = channel(CHANNELS.checkout);
+export const checkinChannel = channel(CHANNELS.checkin);
+export const timeoutChannel = channel(CHANNELS.timeout);
+export const invalidateChannel = channel(CHANNELS.invalidate);
 
 /** Whether anyone listens to the channels that need checkout times. */
 export function timedChannelsActive(): boolean {
