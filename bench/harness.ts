@@ -48,6 +48,8 @@ export interface BenchOptions {
   only: readonly string[];
   /** Progress lines. */
   log: (line: string) => void;
+  /** Pools run with the selected ones in the cycle sections, e.g. a baseline build (`--baseline`). */
+  extraFactories?: readonly SubjectFactory[];
 }
 
 export function defaultOptions(quick = false): BenchOptions {
@@ -278,6 +280,21 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets' | 'duratio
         '<=',
         1,
       ),
+      // Issue 7: the safety (prePing with a 500 ms bypass, reset on return) should cost nothing.
+      target(
+        `postgres-${workload}-safe-throughput`,
+        `PostgreSQL ${label}: lifeguard (safe) / pg.Pool throughput`,
+        perRound(pgRounds, (i) => ratio(sides?.['lifeguard (safe)'].perSecond[i], sides?.['pg.Pool'].perSecond[i])),
+        '>=',
+        0.95,
+      ),
+      target(
+        `postgres-${workload}-safe-p99`,
+        `PostgreSQL ${label}: lifeguard (safe) / pg.Pool p99 acquire wait`,
+        perRound(pgRounds, (i) => ratio(sides?.['lifeguard (safe)'].p99us[i], sides?.['pg.Pool'].p99us[i])),
+        '<=',
+        1.05,
+      ),
     );
   }
   // Max / min over the connection counts uses the medians: taken per round, it would grow with noise.
@@ -318,8 +335,12 @@ export async function runBenchmarks(overrides: Partial<BenchOptions> & { quick?:
     throw new Error(`--only: unknown name(s) ${unknown.join(', ')}; pools: ${FACTORIES.map((f) => f.name).join(', ')}; sections: ${SECTIONS.join(', ')}`);
   }
   const wants = (section: Section): boolean => sectionFilter.length === 0 || sectionFilter.includes(section);
-  const factories = FACTORIES.filter((f) => poolFilter.length === 0 || poolFilter.includes(f.name));
-  const { log, ...recordedOptions } = options;
+  const factories = [...FACTORIES.filter((f) => poolFilter.length === 0 || poolFilter.includes(f.name)), ...(options.extraFactories ?? [])];
+  const { log } = options;
+  // The record keeps plain data: no callbacks, no pool factories.
+  const recordedOptions: Omit<BenchOptions, 'log'> = { ...options };
+  delete (recordedOptions as Partial<BenchOptions>).log;
+  delete recordedOptions.extraFactories;
 
   const cpus = os.cpus();
   const results: Omit<BenchResults, 'targets' | 'durationMs'> = {

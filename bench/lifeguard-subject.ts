@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/await-thenable -- the hold is one microtask, `await null` */
 import { QueuePool } from '../src/index.js';
-import type { Dialect } from '../src/index.js';
+import type { Dialect, QueuePoolOptions } from '../src/index.js';
 import type { SubjectFactory } from './subject.js';
 
 /** A dialect that does nothing, so "reset on return" and "pre-ping" cost only lifeguard's own work. */
@@ -13,17 +13,25 @@ export const noopDialect: Dialect<object> = {
   },
 };
 
-function lifeguardFactory(work: boolean): SubjectFactory {
+/** The QueuePool constructor of this build, or of a baseline build (`--baseline <ref>`). */
+type QueuePoolClass = new (options: QueuePoolOptions<object>) => QueuePool<object>;
+
+/**
+ * `version`: undefined for this build; a git ref for a baseline build of lifeguard loaded from
+ * elsewhere (`bench/baseline.ts`), named `lifeguard@<ref>` and compared like any other pool.
+ */
+export function lifeguardFactory(work: boolean, Pool: QueuePoolClass = QueuePool, version?: string): SubjectFactory {
+  const at = version === undefined ? '' : `@${version}`;
   return {
-    name: work ? 'lifeguard-work' : 'lifeguard',
-    label: work ? 'lifeguard + real work' : 'lifeguard',
-    kind: 'lifeguard',
+    name: `${work ? 'lifeguard-work' : 'lifeguard'}${at}`,
+    label: `${work ? 'lifeguard + real work' : 'lifeguard'}${at}`,
+    kind: version === undefined ? 'lifeguard' : 'baseline',
     config: work
       ? "new QueuePool({ creator, poolSize, maxOverflow: 0, timeout: 30000, dialect: no-op, resetOnReturn: 'rollback', prePing: true }) + a 'checkout' listener"
       : 'new QueuePool({ creator, poolSize, maxOverflow: 0, timeout: 30000 })',
     create(size, creator) {
       const pool = work
-        ? new QueuePool<object>({
+        ? new Pool({
             creator,
             poolSize: size,
             maxOverflow: 0,
@@ -32,7 +40,7 @@ function lifeguardFactory(work: boolean): SubjectFactory {
             resetOnReturn: 'rollback',
             prePing: true,
           })
-        : new QueuePool<object>({ creator, poolSize: size, maxOverflow: 0, timeout: 30000 });
+        : new Pool({ creator, poolSize: size, maxOverflow: 0, timeout: 30000 });
       if (work) pool.on('checkout', () => {});
       return {
         async uncontended(cycles) {

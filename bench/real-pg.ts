@@ -1,7 +1,9 @@
 /**
  * The real-database part: lifeguard against `pg.Pool` at equal size, on the local PostgreSQL, with
  * 64 concurrent callers running `SELECT 1` or a short transaction. Throughput and acquire wait (the
- * time from asking for a connection to holding one).
+ * time from asking for a connection to holding one). Two lifeguard sides: as configured by default
+ * (reset on return), and "safe": also `prePing: true, prePingBypass: 500`, the settings that
+ * replace a dead connection before a caller sees it, while `pg.Pool` runs with neither.
  */
 import pg from 'pg';
 import { QueuePool } from '../src/index.js';
@@ -10,7 +12,9 @@ import { collectGarbage, median, now, percentileSorted } from './stats.js';
 
 export type Workload = 'select1' | 'transaction';
 export const WORKLOADS: readonly Workload[] = ['select1', 'transaction'];
-export type PgSideName = 'lifeguard' | 'pg.Pool';
+export type PgSideName = 'lifeguard' | 'lifeguard (safe)' | 'pg.Pool';
+/** The safe side's extra options. */
+export const SAFE_OPTIONS = { prePing: true, prePingBypass: 500 } as const;
 
 export interface PgSide {
   /** Per round: units (queries or transactions) per second, acquire wait p50 and p99 in µs. */
@@ -160,9 +164,10 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
     return results;
   }
 
-  const lifeguardPool = new QueuePool<pg.Client>({
+  const lifeguardOptions = {
     creator: async () => {
       const client = new pg.Client(url);
+      client.on('error', () => {});
       await client.connect();
       return client;
     },
@@ -170,16 +175,19 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
     poolSize,
     maxOverflow: 0,
     resetOnReturn: 'rollback',
-  });
+  } as const;
+  const lifeguardPool = new QueuePool<pg.Client>(lifeguardOptions);
+  const safePool = new QueuePool<pg.Client>({ ...lifeguardOptions, ...SAFE_OPTIONS });
   const pgPool = new pg.Pool({ connectionString: url, max: poolSize });
   pgPool.on('error', () => {});
   const runners: [PgSideName, Run][] = [
     ['lifeguard', lifeguardRunner(lifeguardPool)],
+    ['lifeguard (safe)', lifeguardRunner(safePool)],
     ['pg.Pool', pgPoolRunner(pgPool)],
   ];
   try {
     for (const workload of WORKLOADS) {
-      results.workloads[workload] = { lifeguard: emptySide(), 'pg.Pool': emptySide() };
+      results.workloads[workload] = { lifeguard: emptySide(), 'lifeguard (safe)': emptySide(), 'pg.Pool': emptySide() };
       // Warm-up: opens every connection and lets both code paths settle.
       for (const [, run] of runners) await run(workload, callers, Math.max(1, Math.ceil(perCaller / 4)));
     }
@@ -208,6 +216,7 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
     results.skipped = `error during the run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
   } finally {
     await lifeguardPool.dispose().catch(() => undefined);
+    await safePool.dispose().catch(() => undefined);
     await pgPool.end().catch(() => undefined);
   }
   return results;

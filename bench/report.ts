@@ -46,9 +46,15 @@ function markdownTable(header: string[], rows: string[][]): string {
   return [line(header), `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-/** lifeguard's speed ÷ this pool's, paired within rounds (see `speedRatio`); none for lifeguard itself. */
+/**
+ * lifeguard's speed ÷ this pool's, paired within rounds (see `speedRatio`); none for lifeguard
+ * itself. A baseline build's `lifeguard-work@<ref>` row is compared with this build's
+ * `lifeguard-work`, so both rows of a `--baseline` run read as "this build ÷ that commit".
+ */
 function lifeguardOver(table: Record<string, Measurement>, name: string): number | undefined {
-  return name === 'lifeguard' || table.lifeguard === undefined || table[name] === undefined ? undefined : speedRatio(table.lifeguard, table[name]);
+  const mine = name.startsWith('lifeguard-work@') ? 'lifeguard-work' : 'lifeguard';
+  const ours = table[mine];
+  return name === mine || ours === undefined || table[name] === undefined ? undefined : speedRatio(ours, table[name]);
 }
 
 function cycleRows(results: BenchResults, withNs: boolean): string[][] {
@@ -116,6 +122,9 @@ export function renderText(results: BenchResults, command: string): string {
   if (Object.keys(results.uncontended).length + Object.keys(results.contended).length > 0) {
     out.push('', `Cycles: acquire + release of an idle no-op connection; contended = ${o.callers} callers over ${o.connections} connections holding one microtask; "lifeguard is" = lifeguard's rate ÷ that pool's, within each round, median over rounds`);
     out.push(textTable(cycleHeader(results, true), cycleRows(results, true)));
+    if (results.pools.some((p) => p.kind === 'baseline')) {
+      out.push('(--baseline: in a lifeguard@<ref> row, "lifeguard is" = this build ÷ that commit; in lifeguard-work@<ref>, the same for lifeguard-work. Below 1.00× is slower.)');
+    }
   }
   if (Object.keys(results.scale.connections).length > 0) {
     out.push('', 'Scale: uncontended cycles over N idle connections; contended cycles with many queued callers');

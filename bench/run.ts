@@ -8,17 +8,28 @@
  *                  sequelize-pool) or a section (uncontended, contended, scale, memory, postgres);
  *                  repeat or separate with commas
  *   --write        write the output files even for a --quick or --only run
+ *   --baseline REF also run lifeguard as built from git ref REF, interleaved in the same rounds
+ *                  (e.g. `--baseline HEAD~3 --only lifeguard,lifeguard-work,uncontended,contended`)
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { baselineFactories } from './baseline.js';
 import { FACTORIES, SECTIONS, runBenchmarks } from './harness.js';
 import { renderMarkdown, renderSvg, renderText } from './report.js';
 
-const usage = `usage: npm run bench -- [--quick] [--rounds N] [--only NAME]... [--write]
+const usage = `usage: npm run bench -- [--quick] [--rounds N] [--only NAME]... [--baseline REF] [--write]
   NAME: ${FACTORIES.map((f) => f.name).join(', ')}, or ${SECTIONS.join(', ')}`;
 
-function parse(argv: readonly string[]): { quick: boolean; rounds?: number; only: string[]; write: boolean } {
-  const parsed: { quick: boolean; rounds?: number; only: string[]; write: boolean } = { quick: false, only: [], write: false };
+interface Args {
+  quick: boolean;
+  rounds?: number;
+  only: string[];
+  write: boolean;
+  baseline?: string;
+}
+
+function parse(argv: readonly string[]): Args {
+  const parsed: Args = { quick: false, only: [], write: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -35,6 +46,8 @@ function parse(argv: readonly string[]): { quick: boolean; rounds?: number; only
     } else if (arg === '--only' || arg.startsWith('--only=')) {
       const names = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : value();
       parsed.only.push(...names.split(',').filter((s) => s !== ''));
+    } else if (arg === '--baseline' || arg.startsWith('--baseline=')) {
+      parsed.baseline = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : value();
     } else if (arg === '--help' || arg === '-h') {
       console.log(usage);
       process.exit(0);
@@ -47,16 +60,19 @@ async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
   if ((globalThis as { gc?: unknown }).gc === undefined) console.error('note: run with --expose-gc (npm run bench does) for fair samples and memory figures');
+  const baseline = args.baseline === undefined ? undefined : await baselineFactories(args.baseline);
   const results = await runBenchmarks({
     quick: args.quick,
+    ...(baseline === undefined ? {} : { extraFactories: baseline.factories }),
     only: args.only,
     ...(args.rounds === undefined ? {} : { rounds: args.rounds }),
     log: (line) => {
       console.error(`  … ${line}`);
     },
   });
+  baseline?.cleanup();
   console.log(renderText(results, command));
-  const partial = args.quick || args.only.length > 0;
+  const partial = args.quick || args.only.length > 0 || baseline !== undefined;
   if (partial && !args.write) {
     console.log('\n(partial run: bench/results.json, chart.svg and README-table.md left as they were; --write to overwrite)');
     return;

@@ -14,7 +14,8 @@ export interface Subject {
   close(): Promise<void>;
 }
 
-export type SubjectKind = 'floor' | 'lifeguard' | 'other';
+/** `baseline`: lifeguard built from another git ref (`--baseline`), to measure a change. */
+export type SubjectKind = 'floor' | 'lifeguard' | 'baseline' | 'other';
 
 export interface SubjectFactory {
   /** Short name, used by `--only` and as the key in results.json. */

@@ -6,7 +6,11 @@
  * Halfway through, a separate admin connection kills part of the pool's connections on the server.
  * Idle ones are caught by `prePing` and replaced before anyone sees them; a request whose connection
  * dies under it gets a disconnect error, invalidates that connection and retries once on a fresh one.
- * The run ends with a summary and exits non-zero if any request failed.
+ * Three quarters through, a network partition: the pool reaches the server through the demo's own
+ * loopback fault proxy, which freezes every open connection for two seconds (no byte passes, nothing
+ * closes: a half-open connection) and then resets them. A frozen idle connection fails its pre-ping
+ * after `pingTimeout` and is replaced; a request frozen mid-query is cut when the partition ends and
+ * retries. The run ends with a summary and exits non-zero if any request failed.
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +19,7 @@ import { createPool, redactUrl } from '../src/create-pool.js';
 import type { ConnectionRecord, Logger, PooledConnection, QueuePool } from '../src/index.js';
 import { PoolTimeoutError } from '../src/index.js';
 import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { startFaultProxy } from './fault-proxy.js';
 import { driverOf, dropStatements, schemaStatements, type SqlDriver } from './sql.js';
 import { ACCOUNTS, handle, INITIAL_BALANCE, pickKind, randomGenerator, seed, totalBalance, type RequestKind } from './workload.js';
 
@@ -22,7 +27,8 @@ const USAGE = `Usage: npm start -- [options]
        node build/demo/main.js [options]
 
 Runs simulated web requests through a lifeguard QueuePool, kills part of the pool's connections on
-the server halfway through, and shows the pool recovering with no failed request.
+the server halfway through, freezes the rest with a network partition (two seconds) three quarters
+through, and shows the pool recovering with no failed request and no request hung.
 
 Options:
   --url <url>            database to use: postgres://..., mysql://... (mysql2) or mariadb://...
@@ -140,8 +146,22 @@ interface Kill {
   idle: number;
 }
 
+interface Partition {
+  atMs: number;
+  frozen: number;
+  /** Requests retried before the partition began (the kill's), for telling the two apart. */
+  retriedBefore: number;
+  /** Connections the pool replaced (invalidated) during the partition, and opened. */
+  invalidated: number;
+  opened: number;
+}
+
+/** How long the demo's network partition lasts, and how long a pre-ping may take. */
+const PARTITION_MS = 2000;
+const PING_TIMEOUT_MS = 500;
+
 async function run(settings: Settings): Promise<number> {
-  const poolLabel = `QueuePool(poolSize ${settings.poolSize}, maxOverflow ${settings.maxOverflow}, prePing)`;
+  const poolLabel = `QueuePool(poolSize ${settings.poolSize}, maxOverflow ${settings.maxOverflow}, prePing, pingTimeout ${PING_TIMEOUT_MS} ms)`;
   say(`lifeguard demo: ${settings.requests} requests, ${settings.concurrency} at a time, through ${poolLabel}`);
   if (settings.url !== undefined) {
     say(`Using ${redactUrl(settings.url)}`);
@@ -177,13 +197,18 @@ async function runOn(url: string, settings: Settings): Promise<number> {
     demoUrl = parsed.toString();
   }
 
-  // The admin side: a one-connection pool of its own, for the schema, the kills and the final check.
-  // (Pools connect lazily: creating them cannot fail on the network.)
+  // The demo's pool reaches the server through a loopback fault proxy, for the partition.
+  const target = new URL(url);
+  const proxy = await startFaultProxy({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port || (/^postgres/i.test(url) ? 5432 : 3306)) });
+  // The admin side: a one-connection pool of its own, straight to the server, for the schema, the
+  // kills and the final check. (Pools connect lazily: creating them cannot fail on the network.)
   const admin = await createPool(url, { poolSize: 1, maxOverflow: 0, prePing: true, loggingName: 'demo-admin', logger: poolLogger });
-  const pool: QueuePool<unknown> = await createPool(demoUrl, {
+  const pool: QueuePool<unknown> = await createPool(proxy.url(demoUrl), {
     poolSize: settings.poolSize,
     maxOverflow: settings.maxOverflow,
     prePing: true,
+    pingTimeout: PING_TIMEOUT_MS,
+    connectTimeout: 5000,
     timeout: 10_000,
     loggingName: 'demo',
     echo: settings.verbose,
@@ -290,8 +315,23 @@ async function runOn(url: string, settings: Settings): Promise<number> {
       return { atMs, killed, of: sessions.length, checkedOut, idle: victims.length - checkedOut };
     };
 
+    // ---- the partition: every open connection frozen (half-open), then reset when it heals
+    const partition = async (atMs: number): Promise<Partition> => {
+      const before = pool.stats();
+      const retriedBefore = retried;
+      const frozen = proxy.open;
+      proxy.freezeExisting();
+      say(`>> ${seconds(atMs)}: network partition: froze the pool's ${frozen} open connections for ${seconds(PARTITION_MS)}`);
+      await sleep(PARTITION_MS);
+      proxy.resetExisting();
+      const after = pool.stats();
+      say(`>> ${seconds(atMs + PARTITION_MS)}: partition over: the frozen connections were reset`);
+      return { atMs, frozen, retriedBefore, invalidated: after.invalidations - before.invalidations, opened: after.created - before.created };
+    };
+
     // ---- the requests
     const waits: number[] = [];
+    let slowestMs = 0;
     const kinds: Record<RequestKind, number> = { read: 0, write: 0, transfer: 0 };
     let next = 0;
     let ok = 0;
@@ -300,6 +340,7 @@ async function runOn(url: string, settings: Settings): Promise<number> {
     let timeouts = 0;
     const failures: string[] = [];
     let killing: Promise<Kill | undefined> | undefined;
+    let partitioning: Promise<Partition> | undefined;
     const started = performance.now();
 
     const attempt = async (kind: RequestKind, random: () => number): Promise<void> => {
@@ -328,6 +369,7 @@ async function runOn(url: string, settings: Settings): Promise<number> {
       const kind = pickKind(random);
       kinds[kind]++;
       await sleep(Math.floor(random() * 10)); // parsing the request, before any database work
+      const began = performance.now();
       try {
         try {
           await attempt(kind, random);
@@ -341,6 +383,10 @@ async function runOn(url: string, settings: Settings): Promise<number> {
       } catch (error) {
         failed++;
         if (failures.length < 5) failures.push(`${kind}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      slowestMs = Math.max(slowestMs, performance.now() - began);
+      if (partitioning === undefined && killing !== undefined && ok + failed >= (settings.requests * 3) / 4) {
+        partitioning = partition(performance.now() - started);
       }
       if (killing === undefined && ok + failed >= settings.requests / 2) {
         const atMs = performance.now() - started;
@@ -395,6 +441,9 @@ async function runOn(url: string, settings: Settings): Promise<number> {
       statusShown = false;
     }
     const killResult = await killing;
+    const partitionResult = await partitioning;
+    const killRetries = partitionResult?.retriedBefore ?? retried;
+    const partitionRetries = retried - killRetries;
 
     // ---- the summary
     const total = await withAdmin((driver, connection) => totalBalance(driver, connection, prefix)).catch(() => NaN);
@@ -416,19 +465,32 @@ async function runOn(url: string, settings: Settings): Promise<number> {
         `  killed         ${killResult.killed} of ${killResult.of} connections at ${seconds(killResult.atMs)} ` +
           `(${killResult.checkedOut} checked out, ${killResult.idle} idle)`,
       );
-      const unseen = Math.max(0, killResult.killed - retried);
-      say(`  recovered      ${count(retried, 'request')} had the connection killed under them and succeeded on retry with a fresh one;`);
+      const unseen = Math.max(0, killResult.killed - killRetries);
+      say(`  recovered      ${count(killRetries, 'request')} had the connection killed under them and succeeded on retry with a fresh one;`);
       say(
         `                 ${count(unseen, 'killed connection')} retired by the pool before a request saw them; ` +
           `${count(opened - (openedAtKill ?? opened), 'connection')} opened since the kill`,
       );
     }
+    if (partitionResult === undefined) {
+      say('  partition      none (the run ended first)');
+    } else {
+      say(
+        `  partition      ${partitionResult.frozen} connections frozen at ${seconds(partitionResult.atMs)} for ${seconds(PARTITION_MS)}: ` +
+          `${partitionResult.invalidated} replaced by the pool (pre-ping gave up after ${PING_TIMEOUT_MS} ms), ${partitionResult.opened} opened meanwhile;`,
+      );
+      say(`                 ${count(partitionRetries, 'request')} frozen mid-query, cut when it ended, and succeeded on retry`);
+    }
+    // A request may wait out the partition once, then the pool's timeout at most: beyond that it hung.
+    const hung = slowestMs >= PARTITION_MS + 10_000;
+    say(`  slowest        ${seconds(slowestMs)} for one request, retry included: ${hung ? 'A REQUEST HUNG' : 'no request hung'}`);
     const conserved = total === expected;
     say(`  balances       total ${total}, ${conserved ? 'unchanged: every transfer was all or nothing' : `EXPECTED ${expected}`}`);
     for (const failure of failures) say(`  failure        ${failure}`);
     say('');
-    if (failed === 0 && conserved) {
-      say(`Result: 0 requests failed; the pool recovered from ${count(killResult?.killed ?? 0, 'killed connection')}.`);
+    if (failed === 0 && conserved && !hung) {
+      const partitioned = partitionResult === undefined ? '' : ` and a ${seconds(PARTITION_MS)} network partition`;
+      say(`Result: 0 requests failed; the pool recovered from ${count(killResult?.killed ?? 0, 'killed connection')}${partitioned}.`);
       return 0;
     }
     say(`Result: ${count(failed, 'request')} failed${conserved ? '' : ' and the balances do not add up'}.`);
@@ -439,6 +501,7 @@ async function runOn(url: string, settings: Settings): Promise<number> {
       for (const statement of dropStatements(prefix)) await adminQuery(statement).catch(() => undefined);
     }
     await admin.close({ timeout: 5000 }).catch(() => undefined);
+    await proxy.close();
   }
 }
 

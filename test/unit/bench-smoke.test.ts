@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FACTORIES, runBenchmarks } from '../../bench/harness.js';
 import type { Measurement } from '../../bench/harness.js';
+import { baselineFactories } from '../../bench/baseline.js';
 
 function assertComplete(m: Measurement | undefined, what: string, rounds: number): void {
   assert.ok(m, `${what}: no measurement`);
@@ -53,5 +54,26 @@ test('bench harness: every benchmark runs once with tiny counts', { timeout: 60_
       }
     }
   }
-  assert.equal(results.targets.length, 10);
+  assert.equal(results.targets.length, 14);
+  const safe = results.targets.filter((target) => target.name.includes('-safe-'));
+  assert.deepEqual(safe.map((target) => [target.name, target.comparison, target.threshold]), [
+    ['postgres-select1-safe-throughput', '>=', 0.95],
+    ['postgres-select1-safe-p99', '<=', 1.05],
+    ['postgres-transaction-safe-throughput', '>=', 0.95],
+    ['postgres-transaction-safe-p99', '<=', 1.05],
+  ]);
+});
+
+test('bench --baseline: builds a commit\'s lifeguard and runs it beside this one', { timeout: 120_000 }, async () => {
+  const baseline = await baselineFactories('HEAD');
+  try {
+    assert.deepEqual(baseline.factories.map((f) => [f.name.replace(/\(\w+\)$/, ''), f.kind]), [['lifeguard@HEAD', 'baseline'], ['lifeguard-work@HEAD', 'baseline']]);
+    const results = await runBenchmarks({ quick: true, rounds: 1, uncontendedCycles: 300, contendedCycles: 320, warmupCycles: 50, only: ['lifeguard', 'uncontended', 'contended'], extraFactories: baseline.factories });
+    for (const factory of baseline.factories) {
+      assertComplete(results.uncontended[factory.name], `uncontended ${factory.name}`, 1);
+      assertComplete(results.contended[factory.name], `contended ${factory.name}`, 1);
+    }
+  } finally {
+    baseline.cleanup();
+  }
 });

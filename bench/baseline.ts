@@ -1,0 +1,48 @@
+/**
+ * `npm run bench -- --baseline <git-ref>`: lifeguard as it was at another commit, built from that
+ * commit's `src/` into a temp folder and loaded into this process, so the change and its baseline
+ * run interleaved in the same rounds (the only fair before-and-after on a noisy machine). The
+ * baseline pools are named `lifeguard@<ref>`; "lifeguard is" in their row is the speed ratio.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { QueuePool, QueuePoolOptions } from '../src/index.js';
+import { lifeguardFactory } from './lifeguard-subject.js';
+import type { SubjectFactory } from './subject.js';
+
+// build/bench/baseline.js -> the repository
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Builds `ref`'s src/ and returns its lifeguard and lifeguard-work pools. */
+export async function baselineFactories(ref: string): Promise<{ factories: SubjectFactory[]; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeguard-baseline-'));
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], { cwd: root, encoding: 'utf8' }).trim();
+    const archive = execFileSync('git', ['archive', '--format=tar', sha, 'src', 'tsconfig.json'], { cwd: root, maxBuffer: 64 << 20 });
+    execFileSync('tar', ['-x', '-C', dir], { input: archive });
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    const tsc = join(root, 'node_modules/typescript/bin/tsc');
+    execFileSync(process.execPath, [tsc, '-p', dir, '--rootDir', dir, '--outDir', join(dir, 'out'), '--declaration', 'false', '--sourceMap', 'false'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    const built = (await import(pathToFileURL(join(dir, 'out/src/index.js')).href)) as {
+      QueuePool: new (options: QueuePoolOptions<object>) => QueuePool<object>;
+    };
+    const name = ref === sha ? sha : `${ref}(${sha})`;
+    return {
+      factories: [lifeguardFactory(false, built.QueuePool, name), lifeguardFactory(true, built.QueuePool, name)],
+      cleanup: () => {
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    const detail = error instanceof Error ? ((error as { stdout?: string }).stdout ?? '') + error.message : String(error);
+    throw new Error(`--baseline ${ref}: could not build that commit's lifeguard: ${detail}`);
+  }
+}
