@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import { floor, otherPools } from './others.js';
-import { lifeguard, lifeguardWork } from './lifeguard-subject.js';
+import { lifeguard, lifeguardOtel, lifeguardWork } from './lifeguard-subject.js';
 import { DEFAULT_PG_URL, runRealPg } from './real-pg.js';
 import type { RealPgResults } from './real-pg.js';
 import { canCollectGarbage, collectGarbage, median, now, settle } from './stats.js';
@@ -19,7 +19,7 @@ export const SECTIONS = ['uncontended', 'contended', 'scale', 'memory', 'postgre
 export type Section = (typeof SECTIONS)[number];
 
 /** Every pool, in table order. */
-export const FACTORIES: readonly SubjectFactory[] = [floor, lifeguard, lifeguardWork, ...otherPools];
+export const FACTORIES: readonly SubjectFactory[] = [floor, lifeguard, lifeguardWork, lifeguardOtel, ...otherPools];
 
 export interface BenchOptions {
   rounds: number;
@@ -255,6 +255,10 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets' | 'duratio
       const rates = others.map((name) => rate(table[name], round)).filter((r): r is number => r !== undefined);
       return rates.length > 0 ? Math.max(...rates) : undefined;
     };
+    // Issue 8: what instrumentPool costs per cycle (cycle time with it ÷ without), target under 15%.
+    if (section === 'uncontended') {
+      targets.push(target('otel-overhead', 'uncontended: cycle time with instrumentPool / without', perRound(rounds, (i) => ratio(table['lifeguard-otel']?.nsPerCycle[i], table.lifeguard?.nsPerCycle[i])), '<=', 1.15));
+    }
     targets.push(
       target(`${section}-vs-others`, `${section}: lifeguard / fastest other pool`, perRound(rounds, (i) => ratio(rate(table.lifeguard, i), fastestOther(i))), '>=', vsOthers),
       target(`${section}-vs-floor`, `${section}: lifeguard / floor`, perRound(rounds, (i) => ratio(rate(table.lifeguard, i), rate(table.floor, i))), '>=', vsFloor),

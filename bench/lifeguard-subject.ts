@@ -1,7 +1,9 @@
 /* eslint-disable @typescript-eslint/await-thenable -- the hold is one microtask, `await null` */
 import { QueuePool } from '../src/index.js';
 import type { Dialect, QueuePoolOptions } from '../src/index.js';
-import type { SubjectFactory } from './subject.js';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { instrumentPool } from '../src/otel.js';
+import type { Subject, SubjectFactory } from './subject.js';
 
 /** A dialect that does nothing, so "reset on return" and "pre-ping" cost only lifeguard's own work. */
 export const noopDialect: Dialect<object> = {
@@ -67,6 +69,7 @@ export function lifeguardFactory(work: boolean, Pool: QueuePoolClass = QueuePool
           await Promise.all(running);
           return completed;
         },
+        pool,
         acquire: () => pool.connect(),
         release: (pc) => (pc as { close(): Promise<void> }).close(),
         close: () => pool.dispose(),
@@ -77,3 +80,36 @@ export function lifeguardFactory(work: boolean, Pool: QueuePoolClass = QueuePool
 
 export const lifeguard = lifeguardFactory(false);
 export const lifeguardWork = lifeguardFactory(true);
+
+/** A reader that never collects: what instrumentPool costs on the hot path, with no export in the way. */
+class IdleReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** lifeguard with `instrumentPool` on a real OpenTelemetry SDK MeterProvider: the cost of the metrics. */
+export const lifeguardOtel: SubjectFactory = {
+  name: 'lifeguard-otel',
+  label: 'lifeguard + otel',
+  kind: 'lifeguard',
+  config: 'the lifeguard pool + instrumentPool(pool, { meterProvider }) on @opentelemetry/sdk-metrics',
+  create(size, creator) {
+    const subject = lifeguard.create(size, creator);
+    const provider = new MeterProvider({ readers: [new IdleReader()] });
+    const pool = (subject as Subject & { pool: QueuePool<object> }).pool;
+    const instrumentation = instrumentPool(pool, { meterProvider: provider });
+    return {
+      ...subject,
+      close: async () => {
+        instrumentation.unregister();
+        await provider.shutdown();
+        await subject.close();
+      },
+    };
+  },
+};

@@ -20,6 +20,8 @@ import type { ConnectionRecord, Logger, PooledConnection, QueuePool } from '../s
 import { PoolTimeoutError } from '../src/index.js';
 import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { startFaultProxy } from './fault-proxy.js';
+import { startDemoMetrics } from './metrics.js';
+import type { HistogramSummary } from './metrics.js';
 import { driverOf, dropStatements, schemaStatements, type SqlDriver } from './sql.js';
 import { ACCOUNTS, handle, INITIAL_BALANCE, pickKind, randomGenerator, seed, totalBalance, type RequestKind } from './workload.js';
 
@@ -37,6 +39,9 @@ Options:
   --concurrency <n>      requests in flight at once (default 40)
   --pool-size <n>        QueuePool poolSize (default 5)
   --max-overflow <n>     QueuePool maxOverflow (default 5)
+  --metrics              serve the pool's OpenTelemetry metrics for Prometheus while the demo runs,
+                         at http://127.0.0.1:9464/metrics (lifeguard/otel)
+  --metrics-port <n>     the port for --metrics (default 9464)
   --verbose              show the pool's own log (invalidations, replacements)
   -h, --help             show this help
 
@@ -56,6 +61,8 @@ interface Settings {
   poolSize: number;
   maxOverflow: number;
   verbose: boolean;
+  /** Serve Prometheus metrics on this port (`--metrics`), or not. */
+  metricsPort: number | undefined;
 }
 
 class UsageError extends Error {}
@@ -77,6 +84,8 @@ function parseSettings(argv: string[]): Settings | 'help' {
       'pool-size': { type: 'string' },
       'max-overflow': { type: 'string' },
       verbose: { type: 'boolean' },
+      metrics: { type: 'boolean' },
+      'metrics-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -93,6 +102,7 @@ function parseSettings(argv: string[]): Settings | 'help' {
     poolSize: positiveInteger('pool-size', values['pool-size'], 5),
     maxOverflow: positiveInteger('max-overflow', values['max-overflow'], 5, 0),
     verbose: values.verbose === true,
+    metricsPort: values.metrics === true || values['metrics-port'] !== undefined ? positiveInteger('metrics-port', values['metrics-port'], 9464) : undefined,
   };
 }
 
@@ -123,6 +133,16 @@ function count(n: number, noun: string): string {
 
 function ms(value: number): string {
   return value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(1)} ms`;
+}
+
+function retries(n: number): string {
+  return `${n} ${n === 1 ? 'retry' : 'retries'}`;
+}
+
+/** A histogram's percentiles (seconds) as milliseconds. */
+function percentiles(summary: HistogramSummary | undefined): string {
+  if (summary === undefined || summary.count === 0) return 'none recorded';
+  return `p50 ${ms(summary.p50 * 1000)} | p95 ${ms(summary.p95 * 1000)} | p99 ${ms(summary.p99 * 1000)} (${summary.count})`;
 }
 
 function seconds(value: number): string {
@@ -159,6 +179,8 @@ interface Partition {
 /** How long the demo's network partition lasts, and how long a pre-ping may take. */
 const PARTITION_MS = 2000;
 const PING_TIMEOUT_MS = 500;
+/** Attempts per request when its connection dies under it. */
+const MAX_TRIES = 3;
 
 async function run(settings: Settings): Promise<number> {
   const poolLabel = `QueuePool(poolSize ${settings.poolSize}, maxOverflow ${settings.maxOverflow}, prePing, pingTimeout ${PING_TIMEOUT_MS} ms)`;
@@ -216,6 +238,11 @@ async function runOn(url: string, settings: Settings): Promise<number> {
   });
   let driver: SqlDriver | undefined;
   let schemaCreated = false;
+  const metrics = await startDemoMetrics(pool, settings.metricsPort === undefined ? undefined : { host: '127.0.0.1', port: settings.metricsPort }).catch(async (error: unknown) => {
+    await Promise.all([pool.close(), admin.close(), proxy.close()]);
+    throw error;
+  });
+  if (metrics.url !== undefined) say(`Metrics (Prometheus): ${metrics.url}`);
 
   const withAdmin = async <T>(work: (driver: SqlDriver, connection: unknown) => Promise<T>): Promise<T> => {
     const pc = await admin.connect();
@@ -371,13 +398,16 @@ async function runOn(url: string, settings: Settings): Promise<number> {
       await sleep(Math.floor(random() * 10)); // parsing the request, before any database work
       const began = performance.now();
       try {
-        try {
-          await attempt(kind, random);
-        } catch (error) {
-          if (!sql.isDisconnect(error)) throw error;
-          // The connection died under this request: once more, on a fresh one.
-          retried++;
-          await attempt(kind, random);
+        // A connection that dies under a request (killed, or cut by the partition) is retried on a
+        // fresh one; a request unlucky enough to meet both the kill and the partition gets a third try.
+        for (let tries = 1; ; tries++) {
+          try {
+            await attempt(kind, random);
+            break;
+          } catch (error) {
+            if (!sql.isDisconnect(error) || tries === MAX_TRIES) throw error;
+            retried++;
+          }
         }
         ok++;
       } catch (error) {
@@ -466,7 +496,7 @@ async function runOn(url: string, settings: Settings): Promise<number> {
           `(${killResult.checkedOut} checked out, ${killResult.idle} idle)`,
       );
       const unseen = Math.max(0, killResult.killed - killRetries);
-      say(`  recovered      ${count(killRetries, 'request')} had the connection killed under them and succeeded on retry with a fresh one;`);
+      say(`  recovered      ${retries(killRetries)} after a connection was killed under a request, each on a fresh connection;`);
       say(
         `                 ${count(unseen, 'killed connection')} retired by the pool before a request saw them; ` +
           `${count(opened - (openedAtKill ?? opened), 'connection')} opened since the kill`,
@@ -479,11 +509,14 @@ async function runOn(url: string, settings: Settings): Promise<number> {
         `  partition      ${partitionResult.frozen} connections frozen at ${seconds(partitionResult.atMs)} for ${seconds(PARTITION_MS)}: ` +
           `${partitionResult.invalidated} replaced by the pool (pre-ping gave up after ${PING_TIMEOUT_MS} ms), ${partitionResult.opened} opened meanwhile;`,
       );
-      say(`                 ${count(partitionRetries, 'request')} frozen mid-query, cut when it ended, and succeeded on retry`);
+      say(`                 ${retries(partitionRetries)} of requests frozen mid-query and cut when it ended, each on a fresh connection`);
     }
     // A request may wait out the partition once, then the pool's timeout at most: beyond that it hung.
     const hung = slowestMs >= PARTITION_MS + 10_000;
     say(`  slowest        ${seconds(slowestMs)} for one request, retry included: ${hung ? 'A REQUEST HUNG' : 'no request hung'}`);
+    const histograms = await metrics.summary();
+    say(`  wait_time      ${percentiles(histograms.wait)}: db.client.connection.wait_time, from its buckets`);
+    say(`  use_time       ${percentiles(histograms.use)}: db.client.connection.use_time, from its buckets`);
     const conserved = total === expected;
     say(`  balances       total ${total}, ${conserved ? 'unchanged: every transfer was all or nothing' : `EXPECTED ${expected}`}`);
     for (const failure of failures) say(`  failure        ${failure}`);
@@ -496,6 +529,7 @@ async function runOn(url: string, settings: Settings): Promise<number> {
     say(`Result: ${count(failed, 'request')} failed${conserved ? '' : ' and the balances do not add up'}.`);
     return 1;
   } finally {
+    await metrics.stop().catch(() => undefined);
     await pool.close({ timeout: 5000 }).catch(() => undefined);
     if (schemaCreated) {
       for (const statement of dropStatements(prefix)) await adminQuery(statement).catch(() => undefined);

@@ -10,4 +10,5 @@ export const ENTRIES = [
   { subpath: './mariadb', file: 'dialects/mariadb' },
   { subpath: './better-sqlite3', file: 'dialects/better-sqlite3' },
   { subpath: './pglite', file: 'dialects/pglite' },
+  { subpath: './otel', file: 'otel' },
 ];

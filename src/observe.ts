@@ -6,6 +6,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import type { ConnectionRecord } from './connection-record.js';
+import type { Pool } from './pool.js';
 import type { PooledConnection } from './pooled-connection.js';
 
 /** The channels, by name. Messages: see each. */
@@ -43,4 +44,15 @@ export interface PoolObserver<C> {
   checkedIn?(record: ConnectionRecord<C> | null, useMs: number): void;
   timedOut?(error: Error): void;
   invalidated?(record: ConnectionRecord<C>, error: unknown, soft: boolean): void;
+}
+
+/**
+ * @internal Attach `observer` to `pool` (what `lifeguard/otel` does); returns its removal. The list
+ * is replaced, never mutated, so a hook running while another is removed sees a stable array.
+ */
+export function addObserver<C>(pool: Pool<C>, observer: PoolObserver<C>): () => void {
+  pool._observers = [...pool._observers, observer];
+  return () => {
+    pool._observers = pool._observers.filter((each) => each !== observer);
+  };
 }

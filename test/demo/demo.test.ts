@@ -6,6 +6,8 @@
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,12 +21,16 @@ interface Run {
   stderr: string;
 }
 
-function runDemo(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Run> {
+/** `onStdout` sees the whole stdout so far after each chunk, while the demo runs. */
+function runDemo(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, onStdout?: (stdout: string) => void): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      onStdout?.(stdout);
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill('SIGINT');
@@ -34,6 +40,18 @@ function runDemo(args: string[], env: Record<string, string> = {}, timeoutMs = 6
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A port nothing listens on right now (bound and released on loopback). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => { resolve(port); });
     });
   });
 }
@@ -68,6 +86,35 @@ describe('demo (npm start)', () => {
     assert.match(stdout, /slowest\s+[\d.]+ s for one request, retry included: no request hung/);
     assert.match(stdout, new RegExp(`Result: 0 requests failed; the pool recovered from ${killed} killed connections? and a 2\\.00 s network partition\\.`));
     assert.doesNotMatch(stderr, /demo failed/);
+  });
+
+  it('--metrics serves the pool\'s OpenTelemetry metrics to Prometheus while it runs', async () => {
+    const port = await freePort();
+    let scrape: Promise<string> | undefined;
+    // Scraped once the partition begins: every kind of metric has values by then, and the run
+    // lasts the partition's 2 s more, so the endpoint is still up.
+    const { code, stdout, stderr } = await runDemo(['--requests', '60', '--concurrency', '10', '--metrics', '--metrics-port', String(port)], {}, 60_000, (out) => {
+      const match = /Metrics \(Prometheus\): (\S+)/.exec(out);
+      if (match?.[1] !== undefined && out.includes('network partition: froze')) scrape ??= fetch(match[1]).then((response) => response.text());
+    });
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.match(stdout, new RegExp(`Metrics \\(Prometheus\\): http://127\\.0\\.0\\.1:${port}/metrics`));
+    assert.ok(scrape !== undefined, 'the demo printed its metrics URL');
+    const text = await scrape;
+    for (const series of [
+      'db_client_connection_count{db_client_connection_pool_name="demo",db_client_connection_state="idle"',
+      'db_client_connection_count{db_client_connection_pool_name="demo",db_client_connection_state="used"',
+      'db_client_connection_pending_requests{db_client_connection_pool_name="demo"',
+      'db_client_connection_max{db_client_connection_pool_name="demo"',
+      'db_client_connection_create_time_bucket{db_client_connection_pool_name="demo"',
+      'db_client_connection_wait_time_count{db_client_connection_pool_name="demo"',
+    ]) {
+      assert.ok(text.includes(series), `the scrape has ${series}:\n${text.slice(0, 2000)}`);
+    }
+    assert.match(text, /# TYPE db_client_connection_wait_time histogram/);
+    // The summary's percentiles come from the same histograms.
+    assert.match(stdout, /wait_time\s+p50 [\d.]+ ms \| p95 [\d.]+ ms \| p99 [\d.]+ ms \(\d+\): db\.client\.connection\.wait_time/);
+    assert.match(stdout, /use_time\s+p50 [\d.]+ ms \| p95 [\d.]+ ms \| p99 [\d.]+ ms \(\d+\): db\.client\.connection\.use_time/);
   });
 
   it('prints its usage with --help, and exits 2 on a bad argument', async () => {

@@ -1,5 +1,5 @@
 // The package as a user installs it: `npm pack`, the tarball installed into a fresh consumer project
-// outside the repository (pg and @types/node from the registry), then
+// outside the repository (pg, @types/node and @opentelemetry/api from the registry), then
 // - an .mjs file importing and a .cjs file requiring lifeguard and lifeguard/pg each run a query on
 //   the real PostgreSQL and exit by themselves, sharing one copy of every class;
 // - strict TypeScript compiles one small program under commonjs+node10, node16 (.cts and .mts),
@@ -117,7 +117,7 @@ describe('the packed package in a fresh consumer project', { timeout: 600_000 },
     consumer = join(work, 'consumer');
     mkdirSync(consumer);
     writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'lifeguard-consumer', private: true }));
-    ok(run(npm, ['install', '--no-audit', '--no-fund', tarball, 'pg@8', '@types/node@20'], { cwd: consumer, timeout: 300_000 }), 'npm install of the tarball');
+    ok(run(npm, ['install', '--no-audit', '--no-fund', tarball, 'pg@8', '@types/node@20', '@opentelemetry/api@1'], { cwd: consumer, timeout: 300_000 }), 'npm install of the tarball');
   });
 
   after(async () => {

@@ -54,7 +54,8 @@ test('bench harness: every benchmark runs once with tiny counts', { timeout: 60_
       }
     }
   }
-  assert.equal(results.targets.length, 14);
+  assert.equal(results.targets.length, 15);
+  assert.ok(results.targets.some((target) => target.name === 'otel-overhead' && target.threshold === 1.15));
   const safe = results.targets.filter((target) => target.name.includes('-safe-'));
   assert.deepEqual(safe.map((target) => [target.name, target.comparison, target.threshold]), [
     ['postgres-select1-safe-throughput', '>=', 0.95],

@@ -25,7 +25,18 @@ it('the declarations tsconfig.build.json emits type-check on their own (skipLibC
     writeFileSync(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, skipLibCheck: false, lib: ['es2023'], types: ['node'], typeRoots: [join(root, 'node_modules/@types')] },
+        compilerOptions: {
+          module: 'node16',
+          moduleResolution: 'node16',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          lib: ['es2023'],
+          types: ['node'],
+          typeRoots: [join(root, 'node_modules/@types')],
+          // lifeguard/otel's declarations import the optional peer's types, as a user's install has them.
+          paths: { '@opentelemetry/api': [join(root, 'node_modules/@opentelemetry/api/build/src/index.d.ts')] },
+        },
         files: ['consumer.ts'],
       }),
     );
