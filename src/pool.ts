@@ -157,6 +157,11 @@ export abstract class Pool<C> {
     // No background work in this pool class.
   }
 
+  /** Resolves once background work under way (connects, pings, closes) has settled (`close()`). */
+  protected _settleBackground(): Promise<void> {
+    return RESOLVED;
+  }
+
   /** @internal An idle connection was dropped by the server and closed: the pool may replace it. */
   _idleConnectionLost(_record: ConnectionRecord<C>): void {
     // Nothing to do unless the pool keeps connections open in the background.
@@ -274,6 +279,9 @@ export abstract class Pool<C> {
       this._rejectWaiters(this.#closedError());
     }
     await this.dispose();
+    // A background connect or ping that was under way delivers its record after the idle set was
+    // closed: the pool, now closed, closes it; wait for that too.
+    await this._settleBackground();
     if (this.#outstanding > 0) {
       let timer: NodeJS.Timeout | undefined;
       const drained = new Promise<boolean>((resolve) => {
@@ -285,6 +293,7 @@ export abstract class Pool<C> {
       clearTimeout(timer);
       if (!complete) await this.#terminateCheckedOut(timeout);
       await this._disposeIdle();
+      await this._settleBackground();
     }
   }
 

@@ -40,6 +40,8 @@ export interface HousekeeperHost<C> {
   opening(): number;
   /** The record leaves the pool: its capacity is released (to a waiter, or freed). */
   release(record: ConnectionRecord<C>): void;
+  /** Background work under way, which `close()` waits for. */
+  track(work: Promise<unknown>): void;
 }
 
 export class Housekeeper<C> {
@@ -191,12 +193,14 @@ export class Housekeeper<C> {
   #retire(record: ConnectionRecord<C>, why: string): void {
     const host = this.#host;
     host.pool._log.info(`Connection #${record.id} closed in the background: ${why}`);
-    record._closeInBackground(record._dead).then(
-      () => { host.release(record); },
-      (error: unknown) => {
-        host.pool._log.error(`closing connection #${record.id} failed`, error);
-        host.release(record);
-      },
+    host.track(
+      record._closeInBackground(record._dead).then(
+        () => { host.release(record); },
+        (error: unknown) => {
+          host.pool._log.error(`closing connection #${record.id} failed`, error);
+          host.release(record);
+        },
+      ),
     );
   }
 
@@ -212,7 +216,7 @@ export class Housekeeper<C> {
     } catch (error) {
       pinged = Promise.reject(error);
     }
-    pinged.then(
+    const settled = pinged.then(
       () => {
         this.#pinging = false;
         if (record.connection === conn && !pool.closed) {
@@ -221,14 +225,13 @@ export class Housekeeper<C> {
         } else this.#retire(record, pool.closed ? 'the pool is closed' : 'the server dropped it');
         this.#arm(monotonicNow());
       },
-      (error: unknown) => {
-        this.#pinging = false;
-        void this.#keepAliveFailed(record, error);
-      },
+      (error: unknown) => this.#keepAliveFailed(record, error),
     );
+    host.track(settled);
   }
 
   async #keepAliveFailed(record: ConnectionRecord<C>, error: unknown): Promise<void> {
+    this.#pinging = false;
     const host = this.#host;
     const pool = host.pool;
     pool._log.info(`Keep-alive ping failed on connection #${record.id}; replacing it (reason: ${describeError(error)})`);
@@ -258,7 +261,7 @@ export class Housekeeper<C> {
     this.#filling = true;
     const attempt = record._openInBackground(true).then(() => undefined);
     this.#fillAttempt = attempt;
-    attempt.then(
+    const settled = attempt.then(
       () => {
         this.#filling = false;
         this.#fillAttempt = null;
@@ -285,5 +288,6 @@ export class Housekeeper<C> {
         host.placeOpened(record, true);
       },
     );
+    host.track(settled);
   }
 }

@@ -62,6 +62,8 @@ export class QueuePool<C> extends Pool<C> {
   readonly #records = new Set<ConnectionRecord<C>>();
   /** Background connects under way (the housekeeper's fill and `warmUp()`), so neither overshoots `minIdle`. */
   #opening = 0;
+  /** Background work under way (connects, keep-alive pings, closes), for `close()` to wait on. */
+  readonly #background = new Set<Promise<unknown>>();
   readonly #waiters: WaiterQueue<PooledConnection<C>, CallerContext | null>;
   readonly #housekeeper: Housekeeper<C> | null;
 
@@ -100,6 +102,7 @@ export class QueuePool<C> extends Pool<C> {
           placeOpened: (record, keepTurn) => { this.#placeOpened(record, keepTurn); },
           opening: () => this.#opening,
           release: (record) => { this.#releaseCapacity(record); },
+          track: (work) => { this.#track(work); },
         })
       : null;
     this.#housekeeper?.start();
@@ -168,6 +171,21 @@ export class QueuePool<C> extends Pool<C> {
     this.#housekeeper?.stop();
   }
 
+  protected override async _settleBackground(): Promise<void> {
+    // Settling work may start more (a connect that lands after close() closes its connection).
+    while (this.#background.size !== 0) await Promise.allSettled([...this.#background]);
+  }
+
+  /** Remember background work until it settles (its outcome is handled by whoever made it). */
+  #track(work: Promise<unknown>): void {
+    const background = this.#background;
+    background.add(work);
+    const forget = (): void => {
+      background.delete(work);
+    };
+    work.then(forget, forget);
+  }
+
   /** @internal */
   override _idleConnectionLost(): void {
     this.#housekeeper?.lost();
@@ -204,15 +222,15 @@ export class QueuePool<C> extends Pool<C> {
     while (counters.open - counters.used + this.#opening < target) {
       const record = this.#takeSlotToFill();
       if (record === null) break;
-      opening.push(
-        record._openInBackground(false).then(
-          () => { this.#placeOpened(record, false); },
-          (error: unknown) => {
-            this.#placeOpened(record, true);
-            throw error;
-          },
-        ),
+      const opened = record._openInBackground(false).then(
+        () => { this.#placeOpened(record, false); },
+        (error: unknown) => {
+          this.#placeOpened(record, true);
+          throw error;
+        },
       );
+      this.#track(opened);
+      opening.push(opened);
     }
     const results = await Promise.allSettled(opening);
     const failed = results.find((result) => result.status === 'rejected');
@@ -273,9 +291,11 @@ export class QueuePool<C> extends Pool<C> {
       this.#releaseCapacity(record);
       return;
     }
-    record._closeInBackground(false).then(
-      () => { this.#releaseCapacity(record); },
-      () => { this.#releaseCapacity(record); },
+    this.#track(
+      record._closeInBackground(false).then(
+        () => { this.#releaseCapacity(record); },
+        () => { this.#releaseCapacity(record); },
+      ),
     );
   }
 
