@@ -64,6 +64,8 @@ export interface SoakOutcomes {
 export interface SoakReport {
   seed: number;
   callers: number;
+  /** A digest of the fault schedule (every attempt's random draws, in order): equal for equal seeds. */
+  scheduleDigest: number;
   /** Checkout attempts made (= options.checkouts). */
   attempts: number;
   outcomes: SoakOutcomes;
@@ -106,6 +108,24 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/** The random values one attempt draws, all at its start. */
+interface Draws {
+  /** Refuse or hang the next connect; start a hog episode. */
+  connectFault: number;
+  /** Abort before, abort later, a signal that never aborts, or none. */
+  signal: number;
+  /** Our own abort reason, or the default AbortError. */
+  abortReason: number;
+  /** Abort after a microtask, or after a setImmediate. */
+  abortTiming: number;
+  /** Invalidate, kill, fail the next ping, kill another connection, or nothing. */
+  holdFault: number;
+  /** Hold for nothing, one microtask, or one setImmediate. */
+  holdTime: number;
+  /** A second choice within a fault (release or fail a hung connect, ping false or throw, which connection to kill). */
+  variant: number;
+}
+
 /** The reason of our own aborts (half of them; the others abort with the default `AbortError`). */
 class SoakAbortReason extends Error {
   constructor(readonly when: 'before' | 'later') {
@@ -129,6 +149,21 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   if (!Number.isInteger(callers) || callers < 1) throw new Error(`runSoak: callers must be a positive integer, got ${callers}`);
   const log = options.log ?? ((): void => undefined);
   const random = mulberry32(seed);
+  let digest = 0x811c9dc5;
+  const draw = (): Draws => {
+    const d: Draws = {
+      connectFault: random(),
+      signal: random(),
+      abortReason: random(),
+      abortTiming: random(),
+      holdFault: random(),
+      holdTime: random(),
+      variant: random(),
+    };
+    // FNV-1a over the draws, in attempt order: two runs with one seed share this schedule.
+    for (const value of Object.values(d)) digest = Math.imul(digest ^ Math.floor(value * 0x100000000), 0x01000193) >>> 0;
+    return d;
+  };
   const driver = new MockDriver();
   const logSamples: string[] = [];
   const logged = { warn: 0, error: 0 };
@@ -198,11 +233,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
   /** Wait until every hung connect that started has been let go. */
   const settleStartedGates = async (): Promise<void> => {
-    for (;;) {
+    for (let waited = 0; ; ) {
       const open = gates.filter((g) => g.gate.isStarted);
+      if (open.length === waited) return;
+      waited = open.length;
       await Promise.all(open.map((g) => g.settled));
-      await nextTurn();
-      if (gates.filter((g) => g.gate.isStarted).length === open.length) return;
     }
   };
 
@@ -244,9 +279,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
 
   /** Kill one of the most recent driver connections still open (idle, held, or being returned). */
-  const killOther = (): void => {
+  const killOther = (pick: number): void => {
     const conns = driver.connections;
-    const index = conns.length - 1 - Math.floor(random() * Math.min(conns.length, 16));
+    const index = conns.length - 1 - Math.floor(pick * Math.min(conns.length, 16));
     const conn = conns[index];
     if (conn !== undefined && !conn.closed && !conn.dead) {
       faults.killOther++;
@@ -254,14 +289,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
   };
 
-  const hold = async (pc: PooledConnection<MockConnection>): Promise<void> => {
+  const hold = async (pc: PooledConnection<MockConnection>, d: Draws): Promise<void> => {
     const currentHog = hog;
     if (currentHog !== null) {
       await currentHog.done;
       await pc.close();
       return;
     }
-    const r = random();
+    const r = d.holdFault;
     const conn = pc.connection;
     if (r < 0.02) {
       faults.hardInvalidate++;
@@ -282,12 +317,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
     if (r < 0.08) {
       faults.pingFail++;
-      conn.pingResult = random() < 0.5 ? false : 'throw';
+      conn.pingResult = d.variant < 0.5 ? false : 'throw';
       await pc.close();
       return;
     }
-    if (r < 0.09) killOther();
-    const h = random();
+    if (r < 0.09) killOther(d.variant);
+    const h = d.holdTime;
     if (h < 0.7) {
       // hold for nothing: close at once
     } else if (h < 0.9) {
@@ -299,7 +334,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
 
   const attempt = async (): Promise<void> => {
-    const r = random();
+    // Every attempt draws the same number of values, at its start: the fault schedule is a pure
+    // function of the seed and the attempt's index, whatever the callers' interleaving.
+    const d = draw();
+    const r = d.connectFault;
     if (hog === null && r < 1 / 4000) startHog();
     if (r < 0.02) {
       if (driver.pendingScript() < 4) {
@@ -309,10 +347,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     } else if (r < 0.025) {
       if (driver.pendingScript() < 4) {
         faults.connectHung++;
-        settleGate(driver.hangConnect(), random() < 0.5);
+        settleGate(driver.hangConnect(), d.variant < 0.5);
       }
     }
-    const s = random();
+    const s = d.signal;
     let reason: unknown = undefined;
     let when: 'before' | 'later' | null = null;
     let controller: AbortController | null = null;
@@ -321,7 +359,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       faults.abortBefore++;
       when = 'before';
       controller = new AbortController();
-      if (random() < 0.5) controller.abort(new SoakAbortReason('before'));
+      if (d.abortReason < 0.5) controller.abort(new SoakAbortReason('before'));
       else controller.abort();
       reason = controller.signal.reason;
       signal = controller.signal;
@@ -339,13 +377,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const promise = pool.connect(signal === undefined ? undefined : { signal });
     if (when === 'later' && controller !== null) {
       const ctl = controller;
-      const ownReason = random() < 0.5;
+      const ownReason = d.abortReason < 0.5;
       const abort = (): void => {
         if (ownReason) ctl.abort(new SoakAbortReason('later'));
         else ctl.abort();
         reason = ctl.signal.reason;
       };
-      if (random() < 0.5) queueMicrotask(abort);
+      if (d.abortTiming < 0.5) queueMicrotask(abort);
       else setImmediate(abort);
     }
     let pc: PooledConnection<MockConnection>;
@@ -362,7 +400,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     settled++;
     outcomes.ok++;
     try {
-      await hold(pc);
+      await hold(pc, d);
     } catch (error) {
       unexpected.push(`returning a checkout failed: ${describe(error)}`);
     }
@@ -439,6 +477,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   return {
     seed,
     callers,
+    scheduleDigest: digest,
     attempts: started,
     outcomes,
     faults,
