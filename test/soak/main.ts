@@ -55,7 +55,7 @@ function table(report: SoakReport): string {
     ['stats(): checkouts / timeouts / invalidations', `${n(finalStats.checkouts)} / ${n(finalStats.timeouts)} / ${n(finalStats.invalidations)}`],
     ['pool log lines (warn / error)', `${n(report.logged.warn)} / ${n(report.logged.error)}`],
     ['duration', `${(report.durationMs / 1000).toFixed(2)} s`],
-    ['checkouts per second', n(report.checkoutsPerSecond)],
+    ['checkout attempts per second', n(report.checkoutsPerSecond)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
@@ -73,6 +73,7 @@ console.log(`QueuePool soak: poolSize ${SOAK_POOL.poolSize}, maxOverflow ${SOAK_
 try {
   const report = await runSoak({ ...options, log: (line) => { console.log(`  ${line}`); } });
   console.log(table(report));
+  if (report.logged.samples.length !== 0) console.log(`pool log (first lines):\n  ${report.logged.samples.join('\n  ')}`);
   console.log('accounting exact after close(): OK');
 } catch (error) {
   console.error(error instanceof Error ? error.message : String(error));

@@ -77,7 +77,7 @@ export interface SoakReport {
   /** Connections opened and closed by the mock driver; connect calls (including refused and hung ones). */
   connections: { opened: number; closed: number; connectCalls: number };
   /** Log lines the pool wrote at warn and error level (expected: failed background connects, ...). */
-  logged: { warn: number; error: number };
+  logged: { warn: number; error: number; samples: string[] };
   /** `pool.stats()` after `close()`. */
   finalStats: PoolStats;
   durationMs: number;
@@ -484,7 +484,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     prePingFailures,
     hogEpisodesEndedByTimeout,
     connections: { opened: driver.opened, closed: driver.closed, connectCalls: driver.connectCalls },
-    logged,
+    logged: { ...logged, samples: logSamples },
     finalStats: stats,
     durationMs,
     checkoutsPerSecond: (total / durationMs) * 1000,
