@@ -200,3 +200,5 @@ export function pgDialect<C extends PgClient = PgClient>(options: PgDialectOptio
 }
 
 export type { DriverDialect } from './common.js';
+export { PgPool } from './pg-pool.js';
+export type { PgPoolClient, PgPoolConfig } from './pg-pool.js';
