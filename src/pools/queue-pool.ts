@@ -133,8 +133,11 @@ export class QueuePool<C> extends Pool<C> {
       }
       // A new slot whose connect failed never held a connection: its capacity goes at once (as
       // SQLAlchemy's _dec_overflow). An established slot goes back empty, as in SQLAlchemy.
-      if (record._established) this.#idle.push(record);
-      else this.#releaseCapacity(record);
+      if (record._established) {
+        this.#idle.push(record);
+        // minIdle: the slot came back without its connection (closed on return, detached).
+        this.#housekeeper?.changed();
+      } else this.#releaseCapacity(record);
       return;
     }
     // Overflow: the connection closes, and its capacity is released only once it has,
