@@ -13,7 +13,7 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { PooledConnection } from '../../src/index.js';
-import { PoolTimeoutError, QueuePool } from '../../src/index.js';
+import { InvalidRequestError, PoolClosedError, PoolTimeoutError, QueuePool } from '../../src/index.js';
 import type { MockConnection } from '../support/mock-driver.js';
 import { MockDisconnectError, MockDriver } from '../support/mock-driver.js';
 
@@ -26,6 +26,12 @@ interface Config {
   readonly resetOnReturn: 'rollback' | 'commit' | 'none';
   readonly sync: boolean;
   readonly prePing?: boolean;
+  /** A connection is closed when it comes back after this many checkouts (and replaced at the next). */
+  readonly maxUses?: number;
+  /** Skip the pre-ping for a connection returned less than this long ago: huge here, so it never pings. */
+  readonly prePingBypass?: number;
+  /** End runs with a random finale (dispose, close({ timeout: 0 }), or close() awaiting the returns) instead of dispose. */
+  readonly finales?: boolean;
   readonly runs: number;
 }
 
@@ -47,7 +53,11 @@ interface MSlot {
   soft: boolean;
   /** It once held a connection: an established slot whose reconnect fails goes back empty (SQLAlchemy); a new one releases its capacity. */
   established: boolean;
+  /** Checkouts of its current connection (`maxUses`). */
+  uses: number;
 }
+
+const newSlot = (): MSlot => ({ conn: null, gen: 0, soft: false, established: false, uses: 0 });
 
 interface MReq {
   readonly id: number;
@@ -73,11 +83,21 @@ class Model {
   readonly dead = new Set<number>();
   /** Connections whose next pre-ping fails, and how. */
   readonly pingFails = new Map<number, PingFailure>();
+  /** Successful checkouts and connect failures: the pool's `stats()` counters. */
+  checkouts = 0;
+  connectErrors = 0;
+  /** `warmUp()` calls that rejected. */
+  warmUpFailures = 0;
+  /** The pre-ping runs (it is on and not bypassed). */
+  readonly pings: boolean;
+  readonly maxUses: number;
 
   constructor(readonly config: Config) {
     const unlimited = config.poolSize === 0 || config.maxOverflow === -1;
     this.capacity = unlimited ? Infinity : config.poolSize + config.maxOverflow;
     this.keepIdle = config.poolSize === 0 ? Infinity : config.poolSize;
+    this.pings = config.prePing === true && !((config.prePingBypass ?? 0) > 0);
+    this.maxUses = config.maxUses ?? Infinity;
   }
 
   with(status: Status): MReq[] {
@@ -85,7 +105,7 @@ class Model {
   }
 
   stale(slot: MSlot): boolean {
-    return slot.conn !== null && (this.dead.has(slot.conn) || slot.soft || slot.gen < this.generation);
+    return slot.conn !== null && (this.dead.has(slot.conn) || slot.soft || slot.gen < this.generation || slot.uses >= this.maxUses);
   }
 
   closeConn(slot: MSlot): void {
@@ -99,7 +119,7 @@ class Model {
     if (slot !== undefined) this.serve(req, slot);
     else if (this.total < this.capacity) {
       this.total++;
-      this.serve(req, { conn: null, gen: 0, soft: false, established: false });
+      this.serve(req, newSlot());
     } else if (this.config.timeout === 0) req.status = 'timedout';
     else {
       req.status = 'waiting';
@@ -110,7 +130,7 @@ class Model {
   /** The request got a slot: lend its live connection (pre-pinged), or (re)connect. */
   serve(req: MReq, slot: MSlot): void {
     const failure = slot.conn === null ? undefined : this.pingFails.get(slot.conn);
-    if (this.config.prePing === true && failure !== undefined && !this.stale(slot)) {
+    if (this.pings && failure !== undefined && !this.stale(slot)) {
       // A dead connection (false, or a disconnect error) condemns every connection opened before it.
       if (failure !== 'other' && slot.gen >= this.generation) this.generation++;
       this.closeConn(slot);
@@ -119,20 +139,76 @@ class Model {
       this.closeConn(slot);
       if (this.pendingFailures > 0) {
         this.pendingFailures--;
+        this.connectErrors++;
         req.status = 'failed';
         if (slot.established) this.doReturn(slot);
         else this.releaseCapacity();
         return;
       }
-      slot.established = true;
-      slot.conn = this.nextConn++;
-      slot.gen = this.generation;
-      slot.soft = false;
-      this.live.add(slot.conn);
+      this.open(slot);
     }
+    slot.uses++;
+    this.checkouts++;
     req.status = 'held';
     req.slot = slot;
     req.conn = slot.conn;
+  }
+
+  /** The slot gets a new driver connection. */
+  open(slot: MSlot): void {
+    slot.established = true;
+    slot.conn = this.nextConn++;
+    slot.gen = this.generation;
+    slot.soft = false;
+    slot.uses = 0;
+    this.live.add(slot.conn);
+  }
+
+  /**
+   * `warmUp()` with `minIdle` 0: open connections (in parallel, in order) until one is idle: empty
+   * idle slots first, then new capacity below min(poolSize, capacity) while nobody waits. Each goes
+   * back as background work does (`#place`): a failed one to the front of the idle set, or its
+   * capacity released. Returns whether warmUp() rejects (some connect failed).
+   */
+  warmUp(): boolean {
+    const target = Math.min(1, this.keepIdle, this.capacity);
+    const fillLimit = Math.min(this.keepIdle, this.capacity);
+    const slots: MSlot[] = [];
+    while (this.idle.filter((slot) => slot.conn !== null).length + slots.length < target) {
+      const empty = this.idle.findIndex((slot) => slot.conn === null);
+      if (empty !== -1) slots.push(...this.idle.splice(empty, 1));
+      else if (this.total < fillLimit && this.waiters.length === 0) {
+        this.total++;
+        slots.push(newSlot());
+      } else break;
+    }
+    let failed = false;
+    for (const slot of slots) {
+      if (this.pendingFailures > 0) {
+        this.pendingFailures--;
+        this.connectErrors++;
+        failed = true;
+        if (slot.established) this.place(slot, true);
+        else this.releaseCapacity();
+      } else {
+        this.open(slot);
+        this.place(slot, false);
+      }
+    }
+    return failed;
+  }
+
+  /** A slot back from background work: the longest waiter, else the idle set (front if `keepTurn`), else gone. */
+  place(slot: MSlot, keepTurn: boolean): void {
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) this.serve(waiter, slot);
+    else if (this.idle.length < this.keepIdle) {
+      if (keepTurn) this.idle.unshift(slot);
+      else this.idle.push(slot);
+    } else {
+      this.closeConn(slot);
+      this.releaseCapacity();
+    }
   }
 
   /** A slot comes back (live or empty): longest waiter, else the idle set if room, else gone. */
@@ -148,7 +224,7 @@ class Model {
 
   releaseCapacity(): void {
     const waiter = this.waiters.shift();
-    if (waiter !== undefined) this.serve(waiter, { conn: null, gen: 0, soft: false, established: false });
+    if (waiter !== undefined) this.serve(waiter, newSlot());
     else this.total--;
   }
 
@@ -215,6 +291,8 @@ interface Real {
   readonly reqs: RReq[];
   readonly warnings: string[];
   readonly trace: string[];
+  /** How each `warmUp()` settled, in order. */
+  readonly warmUps: ('resolved' | 'rejected')[];
 }
 
 function makeReal(config: Config): Real {
@@ -230,9 +308,11 @@ function makeReal(config: Config): Real {
     useLifo: config.useLifo,
     resetOnReturn: config.resetOnReturn,
     prePing: config.prePing === true,
+    ...(config.maxUses === undefined ? {} : { maxUses: config.maxUses }),
+    ...(config.prePingBypass === undefined ? {} : { prePingBypass: config.prePingBypass }),
     logger: { debug: noop, info: noop, warn: (message: string) => warnings.push(message), error: noop },
   });
-  return { pool, driver, reqs: [], warnings, trace: [] };
+  return { pool, driver, reqs: [], warnings, trace: [], warmUps: [] };
 }
 
 /** Let every microtask chain and immediate the pool started run to completion. */
@@ -339,6 +419,30 @@ function compare(m: Model, r: Real): void {
   assert.equal(driver.opened, m.nextConn - 1, `connections opened${where()}`);
   assert.deepEqual(driver.misuse, [], `driver misuse${where()}`);
   assert.deepEqual(r.warnings.filter((w) => /double checkin/i.test(w)), [], `warnings${where()}`);
+  compareStats(m, r, where);
+}
+
+/** `pool.stats()` against the model and the driver, at a quiet point. */
+function compareStats(m: Model, r: Real, where: () => string): void {
+  const { pool, driver } = r;
+  const stats = pool.stats();
+  const idleOpen = m.idle.filter((slot) => slot.conn !== null).length;
+  const used = m.with('held').filter((req) => req.slot?.conn != null).length;
+  const detachedOpen = m.with('detached').filter((req) => req.conn !== null && m.live.has(req.conn)).length;
+  const what = (field: string): string => `stats().${field} (${JSON.stringify(stats)})${where()}`;
+  assert.equal(stats.idle, idleOpen, what('idle'));
+  assert.equal(stats.used, used, what('used'));
+  assert.equal(stats.idle + stats.used + detachedOpen, driver.live(), what('idle + used + detached = open driver connections'));
+  assert.equal(stats.connecting, 0, what('connecting'));
+  assert.equal(stats.pending, m.waiters.length, what('pending'));
+  assert.equal(pool.checkedOut(), m.total - m.idle.length, `checkedOut()${where()}`);
+  assert.equal(stats.checkouts, m.checkouts, what('checkouts'));
+  assert.equal(stats.created, driver.opened, what('created'));
+  assert.equal(stats.closed, driver.closed, what('closed'));
+  assert.equal(stats.connectErrors, m.connectErrors, what('connectErrors'));
+  assert.equal(stats.connectErrors, driver.log.filter((line) => line === 'connect-failed').length, what('connectErrors (driver)'));
+  assert.equal(stats.timeouts, m.with('timedout').length, what('timeouts'));
+  assert.equal(r.warmUps.filter((outcome) => outcome === 'rejected').length, m.warmUpFailures, `warmUp() outcomes ${r.warmUps.join(',')}${where()}`);
 }
 
 // --------------------------------------------------------------------------------------- commands
@@ -346,7 +450,7 @@ function compare(m: Model, r: Real): void {
 type Kind =
   | 'connect' | 'connectAbortable' | 'close' | 'invalidate' | 'softInvalidate' | 'detach' | 'closeDetached'
   | 'abort' | 'sleep' | 'dispose' | 'poolInvalidate' | 'poolInvalidateWith' | 'failConnects' | 'kill' | 'failReset'
-  | 'pingFails';
+  | 'pingFails' | 'warmUp';
 
 class Command implements fc.AsyncCommand<Model, Real> {
   constructor(
@@ -429,6 +533,15 @@ class Command implements fc.AsyncCommand<Model, Real> {
       case 'kill':
         r.driver.get(target).kill();
         break;
+      case 'warmUp':
+        await r.pool.warmUp().then(
+          () => r.warmUps.push('resolved'),
+          (error: unknown) => {
+            assert.ok(error instanceof MockDisconnectError, `warmUp() rejected with ${String(error)}`);
+            r.warmUps.push('rejected');
+          },
+        );
+        break;
       case 'pingFails': {
         const conn = r.driver.get(target);
         const failure = pingFailure(this.arg);
@@ -493,6 +606,9 @@ class Command implements fc.AsyncCommand<Model, Real> {
       case 'pingFails':
         m.pingFails.set(target, pingFailure(this.arg));
         break;
+      case 'warmUp':
+        if (m.warmUp()) m.warmUpFailures++;
+        break;
     }
     syncTimeouts(m, r);
     compare(m, r);
@@ -511,7 +627,7 @@ const command = (kind: Kind): fc.Arbitrary<Command> => fc.nat({ max: 7 }).map((a
 const WEIGHTS: Readonly<Record<Kind, number>> = {
   connect: 4, connectAbortable: 4, close: 3, invalidate: 1, softInvalidate: 1, detach: 1, closeDetached: 1,
   abort: 2, sleep: 1, dispose: 1, poolInvalidate: 1, poolInvalidateWith: 1, failConnects: 1, kill: 1, failReset: 1,
-  pingFails: 1,
+  pingFails: 1, warmUp: 1,
 };
 const COMMANDS = (Object.keys(WEIGHTS) as Kind[]).flatMap((kind) => Array.from({ length: WEIGHTS[kind] }, () => command(kind)));
 
@@ -528,6 +644,63 @@ async function finish(m: Model, r: Real): Promise<void> {
   assert.deepEqual(driver.misuse, []);
 }
 
+type Finale = 'dispose' | 'close0' | 'closeWait';
+
+/**
+ * End the run with `close({ timeout })`, checkouts still out: `close0` terminates them after 0 ms
+ * (their holders then find `connection` throws, and their `close()` touches no driver connection);
+ * `closeWait` resolves only once every holder has returned. Either way queued callers get
+ * `PoolClosedError`, and afterwards every driver connection was closed or terminated exactly once.
+ */
+async function closeFinale(m: Model, r: Real, finale: Exclude<Finale, 'dispose'>): Promise<void> {
+  const { pool, driver } = r;
+  const where = (): string => `\n${finale}: ${m.describe()}\ntrace: ${r.trace.join('; ')}\ndriver log: ${driver.log.slice(-30).join(', ')}`;
+  const held = m.with('held');
+  const waiters = [...m.waiters];
+  let closed = false;
+  const closing = pool.close({ timeout: finale === 'close0' ? 0 : 60_000 }).then(() => {
+    closed = true;
+  });
+  await settle();
+  for (const waiter of waiters) {
+    const real = r.reqs[waiter.id]!;
+    assert.ok(real.state === 'rejected' && real.error instanceof PoolClosedError, `waiter r${waiter.id} is ${real.state} ${String(real.error)}${where()}`);
+  }
+  if (finale === 'closeWait') {
+    if (held.length > 0) assert.ok(!closed, `close() resolved with ${held.length} checkout(s) out${where()}`);
+    for (const req of held) {
+      await r.reqs[req.id]!.pc!.close();
+      assert.ok(driver.get(req.conn!).closed, `#${req.conn} returned after close() but not closed${where()}`);
+    }
+    await closing;
+  } else {
+    await closing;
+    for (const req of held) {
+      const pc = r.reqs[req.id]!.pc!;
+      const conn = driver.get(req.conn!);
+      assert.ok(conn.closed && conn.closedBy === 'terminate', `#${conn.id} held at close({ timeout: 0 }) is ${conn.closedBy ?? 'open'}${where()}`);
+      assert.throws(() => pc.connection, InvalidRequestError, `r${req.id}.connection after close({ timeout: 0 })${where()}`);
+      await pc.close();
+    }
+  }
+  for (const req of m.with('detached')) await r.reqs[req.id]!.pc!.close();
+  await settle();
+  assert.ok(closed, `close() not resolved${where()}`);
+  assert.equal(driver.live(), 0, `open connections after close(): ${driver.openConnections().map((c) => c.id).join(',')}${where()}`);
+  assert.equal(driver.opened, driver.closed, `opened/closed${where()}`);
+  for (const conn of driver.connections) {
+    const closes = conn.calls.filter((call) => call === 'close' || call === 'terminate').length;
+    assert.equal(closes, 1, `#${conn.id} closed ${closes} times${where()}`);
+  }
+  assert.deepEqual(driver.misuse, [], `driver misuse${where()}`);
+  const stats = pool.stats();
+  assert.deepEqual([stats.idle, stats.used, stats.connecting, stats.pending, stats.closed, stats.created], [0, 0, 0, 0, driver.closed, driver.opened], `stats after close()${where()}`);
+  assert.deepEqual([pool.checkedIn(), pool.checkedOut(), pool.waiting()], [0, 0, 0], `counts after close()${where()}`);
+  await assert.rejects(pool.connect(), PoolClosedError);
+  await assert.rejects(pool.warmUp(), PoolClosedError);
+  assert.deepEqual(r.warnings.filter((w) => /double checkin/i.test(w)), [], `warnings${where()}`);
+}
+
 const CONFIGS: readonly Config[] = [
   { name: 'poolSize 2, maxOverflow 1, FIFO, rollback', poolSize: 2, maxOverflow: 1, timeout: NEVER, useLifo: false, resetOnReturn: 'rollback', sync: false, runs: 200 },
   { name: 'poolSize 3, maxOverflow 0, LIFO', poolSize: 3, maxOverflow: 0, timeout: NEVER, useLifo: true, resetOnReturn: 'rollback', sync: false, runs: 150 },
@@ -538,18 +711,32 @@ const CONFIGS: readonly Config[] = [
   { name: 'prePing, poolSize 2, maxOverflow 1', poolSize: 2, maxOverflow: 1, timeout: NEVER, useLifo: false, resetOnReturn: 'rollback', sync: false, prePing: true, runs: 150 },
   { name: 'sync driver, poolSize 1, maxOverflow 1, FIFO', poolSize: 1, maxOverflow: 1, timeout: NEVER, useLifo: false, resetOnReturn: 'rollback', sync: true, runs: 100 },
   { name: 'sync driver, poolSize 2, maxOverflow 1, short timeout, LIFO, prePing', poolSize: 2, maxOverflow: 1, timeout: SHORT_TIMEOUT, useLifo: true, resetOnReturn: 'rollback', sync: true, prePing: true, runs: 100 },
+  // The lifecycle options (README "Connection lifecycle"): maxUses, prePingBypass, and close({ timeout }) finales.
+  { name: 'maxUses 2, poolSize 2, maxOverflow 1, FIFO, close finales', poolSize: 2, maxOverflow: 1, timeout: NEVER, useLifo: false, resetOnReturn: 'rollback', sync: false, maxUses: 2, finales: true, runs: 300 },
+  { name: 'maxUses 3, poolSize 3, maxOverflow 0, LIFO, close finales', poolSize: 3, maxOverflow: 0, timeout: NEVER, useLifo: true, resetOnReturn: 'rollback', sync: false, maxUses: 3, finales: true, runs: 250 },
+  { name: 'maxUses 1, poolSize 1, maxOverflow 1, timeout 0, commit', poolSize: 1, maxOverflow: 1, timeout: 0, useLifo: false, resetOnReturn: 'commit', sync: false, maxUses: 1, finales: true, runs: 200 },
+  { name: 'maxUses 2, prePing, poolSize 2, maxOverflow 1, close finales', poolSize: 2, maxOverflow: 1, timeout: NEVER, useLifo: false, resetOnReturn: 'rollback', sync: false, prePing: true, maxUses: 2, finales: true, runs: 250 },
+  { name: 'maxUses 2, short timeout, poolSize 1, maxOverflow 2, close finales', poolSize: 1, maxOverflow: 2, timeout: SHORT_TIMEOUT, useLifo: false, resetOnReturn: 'rollback', sync: false, maxUses: 2, finales: true, runs: 150 },
+  { name: 'prePing bypassed (prePingBypass huge: failing pings never seen), maxUses 2', poolSize: 2, maxOverflow: 1, timeout: NEVER, useLifo: true, resetOnReturn: 'rollback', sync: false, prePing: true, prePingBypass: 1e9, maxUses: 2, finales: true, runs: 200 },
+  { name: 'sync driver, maxUses 2, prePing, poolSize 2, maxOverflow 1, LIFO', poolSize: 2, maxOverflow: 1, timeout: NEVER, useLifo: true, resetOnReturn: 'rollback', sync: true, prePing: true, maxUses: 2, finales: true, runs: 200 },
+  { name: 'maxUses 2, poolSize 0 (no limit), close finales', poolSize: 0, maxOverflow: 3, timeout: NEVER, useLifo: false, resetOnReturn: 'none', sync: false, maxUses: 2, finales: true, runs: 100 },
+  { name: 'close finales, poolSize 2, maxOverflow 1, no lifecycle options', poolSize: 2, maxOverflow: 1, timeout: NEVER, useLifo: false, resetOnReturn: 'rollback', sync: false, finales: true, runs: 150 },
 ];
+
+const FINALES = (config: Config): fc.Arbitrary<Finale> =>
+  config.finales === true ? fc.constantFrom<Finale>('dispose', 'close0', 'closeWait') : fc.constant<Finale>('dispose');
 
 describe('QueuePool against its model', () => {
   for (const config of CONFIGS) {
     it(`${config.name} (${config.runs} runs)`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.commands(COMMANDS, { maxCommands: 35, size: 'max' }), async (cmds) => {
+        fc.asyncProperty(fc.commands(COMMANDS, { maxCommands: 35, size: 'max' }), FINALES(config), async (cmds, finale) => {
           let state: { model: Model; real: Real } | null = null;
           const setup = (): { model: Model; real: Real } => (state = { model: new Model(config), real: makeReal(config) });
           await fc.asyncModelRun(setup, cmds);
           const { model, real } = state!;
-          await finish(model, real);
+          if (finale === 'dispose') await finish(model, real);
+          else await closeFinale(model, real, finale);
         }),
         { numRuns: config.runs, includeErrorInReport: true },
       );
