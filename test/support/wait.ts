@@ -45,12 +45,17 @@ export function events(pool: EventSource, event: string, count: number, ms = 500
  * For states no event announces; prefer `nextEvent` where one does.
  */
 export function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  // The poll stops when the bound does: a check that never passes must fail the test, not keep
+  // the runner alive with a timer that re-arms forever.
+  let stopped = false;
   const polled = new Promise<void>((resolve) => {
     const poll = (): void => {
       if (check()) resolve();
-      else setTimeout(poll, 1);
+      else if (!stopped) setTimeout(poll, 1);
     };
     poll();
   });
-  return within(polled, ms, what);
+  return within(polled, ms, what).finally(() => {
+    stopped = true;
+  });
 }
