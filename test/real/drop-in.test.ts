@@ -1,5 +1,5 @@
 // PgPool (lifeguard/pg) under the real libraries on the real PostgreSQL (SPEC section 13): Kysely's
-// PostgresDialect and Drizzle's node-postgres driver, each with a query, a committed and a
+// PostgresDialect, Drizzle's node-postgres driver and Knex's connectionPool, each with a query, a committed and a
 // rolled-back transaction, an error inside a transaction (the connection comes back clean, checked on
 // the server), 50 callers on a pool of 5 (the server never sees more than 5), an idle connection
 // killed on the server (the next use succeeds with prePing), and a checked-out connection killed
@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql as ksql } from 'kysely';
 import { drizzle } from 'drizzle-orm/node-postgres';
+import knex from 'knex';
 import { sql as dsql } from 'drizzle-orm';
 import { PgPool } from '../../src/dialects/pg.js';
 import type { PgPoolConfig } from '../../src/dialects/pg.js';
@@ -91,6 +92,35 @@ function drizzleOn(pool: PgPool): Library {
   };
 }
 
+function knexOn(pool: PgPool): Library {
+  // knex 3.3's connectionPool: a native pg.Pool is wrapped (connect(), client.release(destroy)).
+  const db = knex({ client: 'pg', connectionPool: pool });
+  return {
+    name: 'Knex connectionPool',
+    query: async () => Number((await db.raw<{ rows: { n: number }[] }>('SELECT 1 AS n')).rows[0]?.n),
+    insert: async (table, value, rollback) => {
+      await db.transaction(async (trx) => {
+        await trx.raw('INSERT INTO ?? (v) VALUES (?)', [table, value]);
+        if (rollback) throw new Rollback('roll back');
+      });
+    },
+    failInTransaction: async () => {
+      await db.transaction(async (trx) => {
+        await trx.raw('SELECT 1 / 0');
+      });
+    },
+    longTransaction: async () => {
+      await db.transaction(async (trx) => {
+        await trx.raw('SELECT pg_sleep(30)');
+      });
+    },
+    destroy: async () => {
+      await db.destroy(); // knex does not own an external pool
+      await pool.end();
+    },
+  };
+}
+
 let server: ServerTarget | undefined;
 let unreachable: unknown;
 try {
@@ -100,14 +130,14 @@ try {
 }
 
 if (server === undefined) {
-  describe('PgPool under Kysely and Drizzle (PostgreSQL unreachable)', () => {
+  describe('PgPool under Kysely, Drizzle and Knex (PostgreSQL unreachable)', () => {
     it('reaches the PostgreSQL server', () => {
       throw unreachable;
     });
   });
 } else {
   const target = server;
-  describe(`PgPool under Kysely and Drizzle on ${target.label}`, () => {
+  describe(`PgPool under Kysely, Drizzle and Knex on ${target.label}`, () => {
     const admin = new PgAdmin(target.url);
     const table = uniqueName('lg_dropin');
     before(async () => {
@@ -190,8 +220,8 @@ if (server === undefined) {
       });
     });
 
-    for (const make of [kyselyOn, drizzleOn]) {
-      describe(make === kyselyOn ? 'Kysely' : 'Drizzle', () => {
+    for (const [label, make] of [['Kysely', kyselyOn], ['Drizzle', drizzleOn], ['Knex', knexOn]] as const) {
+      describe(label, () => {
         const app = uniqueName('lg_dropin_app');
         const pool = new PgPool({ connectionString: withParam(target.url, 'application_name', app), max: 5, prePing: true, prePingBypass: 0, logger: quietLogger });
         const lib = make(pool);
