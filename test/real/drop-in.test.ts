@@ -14,6 +14,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect, sql as ksql } from 'kysely';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import knex from 'knex';
+import { DataSource } from 'typeorm';
 import { sql as dsql } from 'drizzle-orm';
 import { PgPool } from '../../src/dialects/pg.js';
 import type { PgPoolConfig } from '../../src/dialects/pg.js';
@@ -121,6 +122,53 @@ function knexOn(pool: PgPool): Library {
   };
 }
 
+/** TypeORM 1.1 through its `driver` option: it builds the pool with `new driver.Pool(config)`. */
+function typeormOn(url: string, app: string): { lib: Library; pool: () => PgPool } {
+  const ds = new DataSource({
+    type: 'postgres',
+    url,
+    applicationName: app,
+    poolSize: 5,
+    extra: { prePing: true, prePingBypass: 0, logger: quietLogger },
+    driver: { ...pg, Pool: PgPool },
+  });
+  const ready = ds.initialize();
+  const run = async <T>(work: () => Promise<T>): Promise<T> => {
+    await ready;
+    return work();
+  };
+  return {
+    pool: () => (ds.driver as unknown as { master: PgPool }).master,
+    lib: {
+      name: 'TypeORM driver',
+      query: () => run(async () => Number((await ds.query<{ n: number }[]>('SELECT 1 AS n'))[0]?.n)),
+      insert: (table, value, rollback) =>
+        run(() =>
+          ds.transaction(async (manager) => {
+            await manager.query(`INSERT INTO ${table} (v) VALUES ($1)`, [value]);
+            if (rollback) throw new Rollback('roll back');
+          }),
+        ),
+      failInTransaction: () =>
+        run(() =>
+          ds.transaction(async (manager) => {
+            await manager.query('SELECT 1 / 0');
+          }),
+        ),
+      longTransaction: () =>
+        run(() =>
+          ds.transaction(async (manager) => {
+            await manager.query('SELECT pg_sleep(30)');
+          }),
+        ),
+      destroy: async () => {
+        await ready;
+        await ds.destroy();
+      },
+    },
+  };
+}
+
 let server: ServerTarget | undefined;
 let unreachable: unknown;
 try {
@@ -220,11 +268,21 @@ if (server === undefined) {
       });
     });
 
-    for (const [label, make] of [['Kysely', kyselyOn], ['Drizzle', drizzleOn], ['Knex', knexOn]] as const) {
+    const onPgPool = (make: (pool: PgPool) => Library) => (app: string): { lib: Library; pool: () => PgPool } => {
+      const pool = new PgPool({ connectionString: withParam(target.url, 'application_name', app), max: 5, prePing: true, prePingBypass: 0, logger: quietLogger });
+      return { lib: make(pool), pool: () => pool };
+    };
+    const setups = [
+      ['Kysely', onPgPool(kyselyOn)],
+      ['Drizzle', onPgPool(drizzleOn)],
+      ['Knex', onPgPool(knexOn)],
+      ['TypeORM', (app: string) => typeormOn(target.url, app)],
+    ] as const;
+    for (const [label, setup] of setups) {
       describe(label, () => {
         const app = uniqueName('lg_dropin_app');
-        const pool = new PgPool({ connectionString: withParam(target.url, 'application_name', app), max: 5, prePing: true, prePingBypass: 0, logger: quietLogger });
-        const lib = make(pool);
+        const made = setup(app);
+        const lib = made.lib;
         const sessions = async (): Promise<{ id: number; state: string | null }[]> => {
           const { rows } = await admin.query('SELECT pid, state FROM pg_stat_activity WHERE application_name = $1', [app]);
           return (rows as { pid: number; state: string | null }[]).filter((row) => !admin.killed.has(row.pid)).map((row) => ({ id: row.pid, state: row.state }));
@@ -234,7 +292,10 @@ if (server === undefined) {
           assert.ok(await waitFor(async () => (await sessions()).length === 0, 5000), 'destroy() ended every session');
         });
 
-        it('is a pg.Pool: instanceof and constructor name, as Prisma and Drizzle check', () => {
+        it('is a pg.Pool: instanceof and constructor name, as Prisma and Drizzle check', async () => {
+          await lib.query();
+          const pool = made.pool();
+          assert.ok(pool instanceof PgPool);
           assert.ok(pool instanceof pg.Pool);
           assert.match(pool.constructor.name, /Pool/);
         });
@@ -253,7 +314,7 @@ if (server === undefined) {
 
         it('an error inside a transaction: the caller gets it, and the connection comes back clean', async () => {
           await assert.rejects(lib.failInTransaction(), (error: unknown) => /division by zero/.test(messages(error)));
-          assert.equal(pool.pool.stats().used, 0);
+          assert.equal(made.pool().pool.stats().used, 0);
           const states = (await sessions()).map((session) => session.state);
           assert.ok(states.length > 0 && states.every((state) => state === 'idle'), `no transaction left open on the server: ${states.join(', ')}`);
           assert.equal(await lib.query(), 1);
@@ -273,7 +334,7 @@ if (server === undefined) {
           await sampler;
           assert.deepEqual(new Set(results), new Set([1]));
           assert.ok(peak >= 1 && peak <= 5, `the server saw at most 5 sessions (peak ${peak})`);
-          assert.ok(pool.totalCount <= 5);
+          assert.ok(made.pool().totalCount <= 5);
         });
 
         it('an idle connection killed on the server: the next use succeeds (prePing)', async () => {
@@ -300,7 +361,7 @@ if (server === undefined) {
           assert.ok(failure instanceof Error, 'the request failed');
           assert.match(messages(failure), /terminat|not queryable|Failed query/i);
           assert.equal(await lib.query(), 1);
-          assert.equal(pool.pool.stats().used, 0);
+          assert.equal(made.pool().pool.stats().used, 0);
         });
       });
     }
