@@ -273,14 +273,14 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets' | 'duratio
       target(
         `postgres-${workload}-throughput`,
         `PostgreSQL ${label}: lifeguard / pg.Pool throughput`,
-        perRound(pgRounds, (i) => ratio(sides?.lifeguard.perSecond[i], sides?.['pg.Pool'].perSecond[i])),
+        perRound(pgRounds, (i) => ratio(sides?.lifeguard?.perSecond[i], sides?.['pg.Pool']?.perSecond[i])),
         '>=',
         1,
       ),
       target(
         `postgres-${workload}-p99`,
         `PostgreSQL ${label}: lifeguard / pg.Pool p99 acquire wait`,
-        perRound(pgRounds, (i) => ratio(sides?.lifeguard.p99us[i], sides?.['pg.Pool'].p99us[i])),
+        perRound(pgRounds, (i) => ratio(sides?.lifeguard?.p99us[i], sides?.['pg.Pool']?.p99us[i])),
         '<=',
         1,
       ),
@@ -288,19 +288,30 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets' | 'duratio
       target(
         `postgres-${workload}-safe-throughput`,
         `PostgreSQL ${label}: lifeguard (safe) / pg.Pool throughput`,
-        perRound(pgRounds, (i) => ratio(sides?.['lifeguard (safe)'].perSecond[i], sides?.['pg.Pool'].perSecond[i])),
+        perRound(pgRounds, (i) => ratio(sides?.['lifeguard (safe)']?.perSecond[i], sides?.['pg.Pool']?.perSecond[i])),
         '>=',
         0.95,
       ),
       target(
         `postgres-${workload}-safe-p99`,
         `PostgreSQL ${label}: lifeguard (safe) / pg.Pool p99 acquire wait`,
-        perRound(pgRounds, (i) => ratio(sides?.['lifeguard (safe)'].p99us[i], sides?.['pg.Pool'].p99us[i])),
+        perRound(pgRounds, (i) => ratio(sides?.['lifeguard (safe)']?.p99us[i], sides?.['pg.Pool']?.p99us[i])),
         '<=',
         1.05,
       ),
     );
   }
+  // Issue 9: Kysely on PgPool (safe settings) against Kysely on pg.Pool.
+  const kysely = pg?.skipped === undefined ? pg?.workloads.kysely : undefined;
+  targets.push(
+    target(
+      'postgres-kysely-throughput',
+      'PostgreSQL through Kysely: PgPool (safe) / pg.Pool throughput',
+      perRound(pg?.rounds ?? 0, (i) => ratio(kysely?.['Kysely on PgPool (safe)']?.perSecond[i], kysely?.['Kysely on pg.Pool']?.perSecond[i])),
+      '>=',
+      1,
+    ),
+  );
   // Max / min over the connection counts uses the medians: taken per round, it would grow with noise.
   const connectionSpread = (name: string): number => {
     const costs = Object.values(results.scale.connections[name] ?? {}).map((m) => m.median.nsPerCycle);

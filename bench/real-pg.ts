@@ -7,12 +7,14 @@
  */
 import pg from 'pg';
 import { QueuePool } from '../src/index.js';
-import { pgDialect } from '../src/dialects/pg.js';
+import { PgPool, pgDialect } from '../src/dialects/pg.js';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import { collectGarbage, median, now, percentileSorted } from './stats.js';
 
-export type Workload = 'select1' | 'transaction';
-export const WORKLOADS: readonly Workload[] = ['select1', 'transaction'];
-export type PgSideName = 'lifeguard' | 'lifeguard (safe)' | 'pg.Pool';
+export type Workload = 'select1' | 'transaction' | 'kysely';
+export const WORKLOADS: readonly Workload[] = ['select1', 'transaction', 'kysely'];
+/** The pool sides; the Kysely workload runs only the two Kysely sides, the others only the rest. */
+export type PgSideName = 'lifeguard' | 'lifeguard (safe)' | 'pg.Pool' | 'Kysely on PgPool (safe)' | 'Kysely on pg.Pool';
 /** The safe side's extra options. */
 export const SAFE_OPTIONS = { prePing: true, prePingBypass: 500 } as const;
 
@@ -35,7 +37,7 @@ export interface RealPgResults {
   poolSize: number;
   unitsPerSample: number;
   rounds: number;
-  workloads: Partial<Record<Workload, Record<PgSideName, PgSide>>>;
+  workloads: Partial<Record<Workload, Partial<Record<PgSideName, PgSide>>>>;
 }
 
 export interface RealPgOptions {
@@ -81,10 +83,46 @@ interface Sample {
   waits: Float64Array;
 }
 
-type Run = (workload: Workload, callers: number, perCaller: number) => Promise<Sample>;
+/** A sample of one workload; null when this side does not run that workload. */
+type Run = (workload: Workload, callers: number, perCaller: number) => Promise<Sample | null>;
+
+/**
+ * `SELECT 1` through Kysely on `pool` (a PgPool or a pg.Pool). Acquire waits are timed by wrapping
+ * the pool's own `connect()`, which is what Kysely calls.
+ */
+function kyselyRunner(pool: pg.Pool): Run {
+  const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool }) });
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  let waits = new Float64Array(0);
+  let recorded = 0;
+  (pool as unknown as { connect: () => Promise<pg.PoolClient> }).connect = async () => {
+    const asked = now();
+    const client = await connect();
+    if (recorded < waits.length) waits[recorded++] = Number(now() - asked);
+    return client;
+  };
+  return async (workload, callers, perCaller) => {
+    if (workload !== 'kysely') return null;
+    waits = new Float64Array(callers * perCaller);
+    recorded = 0;
+    let completed = 0;
+    const caller = async (): Promise<void> => {
+      for (let i = 0; i < perCaller; i++) {
+        await sql`SELECT 1`.execute(db);
+        completed++;
+      }
+    };
+    const start = now();
+    const running: Promise<void>[] = [];
+    for (let i = 0; i < callers; i++) running.push(caller());
+    await Promise.all(running);
+    return { ns: Number(now() - start), completed, waits: waits.subarray(0, recorded) };
+  };
+}
 
 function lifeguardRunner(pool: QueuePool<pg.Client>): Run {
   return async (workload, callers, perCaller) => {
+    if (workload === 'kysely') return null;
     const waits = new Float64Array(callers * perCaller);
     let recorded = 0;
     let completed = 0;
@@ -115,6 +153,7 @@ function lifeguardRunner(pool: QueuePool<pg.Client>): Run {
 
 function pgPoolRunner(pool: pg.Pool): Run {
   return async (workload, callers, perCaller) => {
+    if (workload === 'kysely') return null;
     const waits = new Float64Array(callers * perCaller);
     let recorded = 0;
     let completed = 0;
@@ -180,14 +219,20 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
   const safePool = new QueuePool<pg.Client>({ ...lifeguardOptions, ...SAFE_OPTIONS });
   const pgPool = new pg.Pool({ connectionString: url, max: poolSize });
   pgPool.on('error', () => {});
+  // Issue 9: Kysely on PgPool (prePing with its bypass window, reset on return) against Kysely on pg.Pool.
+  const kyselyPgPool = new PgPool({ connectionString: url, max: poolSize, resetOnReturn: 'rollback', ...SAFE_OPTIONS });
+  const kyselyPlain = new pg.Pool({ connectionString: url, max: poolSize });
+  kyselyPlain.on('error', () => {});
   const runners: [PgSideName, Run][] = [
     ['lifeguard', lifeguardRunner(lifeguardPool)],
     ['lifeguard (safe)', lifeguardRunner(safePool)],
     ['pg.Pool', pgPoolRunner(pgPool)],
+    ['Kysely on PgPool (safe)', kyselyRunner(kyselyPgPool as unknown as pg.Pool)],
+    ['Kysely on pg.Pool', kyselyRunner(kyselyPlain)],
   ];
   try {
     for (const workload of WORKLOADS) {
-      results.workloads[workload] = { lifeguard: emptySide(), 'lifeguard (safe)': emptySide(), 'pg.Pool': emptySide() };
+      results.workloads[workload] = {};
       // Warm-up: opens every connection and lets both code paths settle.
       for (const [, run] of runners) await run(workload, callers, Math.max(1, Math.ceil(perCaller / 4)));
     }
@@ -197,7 +242,9 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
           const [name, run] = runners[(k + round) % runners.length]!;
           collectGarbage();
           const sample = await run(workload, callers, perCaller);
-          const side = results.workloads[workload]![name];
+          if (sample === null) continue;
+          const sides = results.workloads[workload]!;
+          const side = (sides[name] ??= emptySide());
           const sorted = sample.waits.sort();
           side.perSecond.push((sample.completed * 1e9) / sample.ns);
           side.p50us.push(percentileSorted(sorted, 50) / 1000);
@@ -208,7 +255,7 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
       log(`postgres: round ${round + 1}/${rounds} done`);
     }
     for (const workload of WORKLOADS) {
-      for (const side of Object.values(results.workloads[workload]!)) {
+      for (const side of Object.values(results.workloads[workload] ?? {})) {
         side.median = { perSecond: median(side.perSecond), p50us: median(side.p50us), p99us: median(side.p99us) };
       }
     }
@@ -218,6 +265,8 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
     await lifeguardPool.dispose().catch(() => undefined);
     await safePool.dispose().catch(() => undefined);
     await pgPool.end().catch(() => undefined);
+    await kyselyPgPool.end().catch(() => undefined);
+    await kyselyPlain.end().catch(() => undefined);
   }
   return results;
 }

@@ -1,9 +1,10 @@
 /** Renders benchmark results: the terminal table, results.json, chart.svg and README-table.md. */
 import { speedRatio } from './harness.js';
 import type { BenchResults, Measurement } from './harness.js';
+import { WORKLOADS } from './real-pg.js';
 import type { Workload } from './real-pg.js';
 
-const WORKLOAD_LABEL: Record<Workload, string> = { select1: 'SELECT 1', transaction: 'BEGIN; SELECT 1; COMMIT' };
+const WORKLOAD_LABEL: Record<Workload, string> = { select1: 'SELECT 1', transaction: 'BEGIN; SELECT 1; COMMIT', kysely: 'SELECT 1 through Kysely' };
 
 function rate(perSecond: number | undefined): string {
   if (perSecond === undefined || !Number.isFinite(perSecond)) return '-';
@@ -74,7 +75,7 @@ function pgRows(results: BenchResults): string[][] {
   const pg = results.postgres;
   if (pg === null || pg.skipped !== undefined) return [];
   const rows: string[][] = [];
-  for (const workload of ['select1', 'transaction'] as const) {
+  for (const workload of WORKLOADS) {
     const sides = pg.workloads[workload];
     if (sides === undefined) continue;
     for (const [name, side] of Object.entries(sides)) {

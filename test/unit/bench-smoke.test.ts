@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FACTORIES, runBenchmarks } from '../../bench/harness.js';
 import type { Measurement } from '../../bench/harness.js';
+import type { PgSide } from '../../bench/real-pg.js';
 import { baselineFactories } from '../../bench/baseline.js';
 
 function assertComplete(m: Measurement | undefined, what: string, rounds: number): void {
@@ -47,14 +48,18 @@ test('bench harness: every benchmark runs once with tiny counts', { timeout: 60_
     assert.notEqual(process.env.CI, 'true', `CI=true but the real PostgreSQL part was skipped: ${pg.skipped}`);
     t.diagnostic(`real PostgreSQL part skipped: ${pg.skipped}`);
   } else {
-    for (const workload of ['select1', 'transaction'] as const) {
-      for (const [name, side] of Object.entries(pg.workloads[workload] ?? {})) {
+    for (const workload of ['select1', 'transaction', 'kysely'] as const) {
+      const table: Partial<Record<string, PgSide>> = pg.workloads[workload] ?? {};
+      const sides = Object.entries(table).filter((entry): entry is [string, PgSide] => entry[1] !== undefined);
+      assert.equal(sides.length, workload === 'kysely' ? 2 : 3, `postgres ${workload}: every side ran`);
+      for (const [name, side] of sides) {
         assert.deepEqual(side.completed, [pg.unitsPerSample], `postgres ${workload} ${name}: completed every unit`);
         assert.ok(Number.isFinite(side.median.perSecond) && side.median.perSecond > 0, `postgres ${workload} ${name}: rate`);
       }
     }
   }
-  assert.equal(results.targets.length, 15);
+  assert.equal(results.targets.length, 16);
+  assert.ok(results.targets.some((target) => target.name === 'postgres-kysely-throughput' && target.threshold === 1));
   assert.ok(results.targets.some((target) => target.name === 'otel-overhead' && target.threshold === 1.15));
   const safe = results.targets.filter((target) => target.name.includes('-safe-'));
   assert.deepEqual(safe.map((target) => [target.name, target.comparison, target.threshold]), [
