@@ -44,7 +44,11 @@ export interface PoolOptions<C> {
    * `Infinity`. Default 10000.
    */
   connectTimeout?: number;
-  /** ms a pre-ping or keep-alive ping may take; a late answer is a failed ping. Positive or `Infinity`. Default 5000. */
+  /**
+   * ms a pre-ping or keep-alive ping may take; a late answer is a failed ping. It also bounds the
+   * dialect's rollback on return: one that does not answer in time invalidates the connection (a
+   * commit on return is never cut short). Positive or `Infinity`. Default 5000.
+   */
   pingTimeout?: number;
   /** ms: a connection returned less than this long ago is handed out without a pre-ping. Default 0 (ping every time). */
   prePingBypass?: number;

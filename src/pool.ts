@@ -10,7 +10,7 @@ import { currentStore, runDetached, runInNewScope, scopeStore } from './context.
 import { MAX_TIMER_MS, withDeadline } from './deadline.js';
 import type { Dialect } from './dialect.js';
 import { defaultDialect } from './dialect.js';
-import { ConnectTimeoutError, InvalidRequestError, PoolClosedError } from './errors.js';
+import { ConnectTimeoutError, DisconnectionError, InvalidRequestError, PoolClosedError } from './errors.js';
 import type { PoolEventName, PoolEvents, ResetState } from './events.js';
 import { emit, EventHub, POOL_EVENT_NAMES } from './events.js';
 import type { AbandonedCheckout } from './leak-guard.js';
@@ -41,6 +41,11 @@ export interface CloseOptions {
 const RESET: ResetState = Object.freeze({ terminateOnly: false });
 const TERMINATE_ONLY: ResetState = Object.freeze({ terminateOnly: true });
 let nextPoolId = 1;
+
+/** A rollback that answered after its deadline: the connection is already being invalidated. */
+function ignoreLate(): void {
+  // nothing to do
+}
 
 /**
  * The abstract pool (SPEC sections 2–4, 11, 12). A strategy subclass decides *which* record a
@@ -575,7 +580,21 @@ export abstract class Pool<C> {
     const mode = this._options.resetOnReturn;
     if (this._log.debugEnabled) this._log.debug(`Connection #${record?.id ?? 'detached'} ${mode}-on-return${agent === null ? '' : ', via agent'}`);
     if (agent !== null) return mode === 'rollback' ? agent.rollback() : agent.commit();
-    return reset(conn);
+    const done = reset(conn);
+    return mode === 'rollback' && isPromise(done) ? this.#boundedRollback(done, record) : done;
+  }
+
+  /**
+   * A rollback on return that does not answer within `pingTimeout` fails: the connection is then
+   * invalidated (terminated; the server rolls the transaction back itself) and its slot comes back,
+   * instead of waiting forever on a connection that died without the driver noticing. A commit on
+   * return is never cut short: whether it happened would be unknown.
+   */
+  #boundedRollback(done: Promise<void>, record: ConnectionRecord<C> | null): Promise<void> {
+    const timeout = this._options.pingTimeout;
+    if (timeout === Infinity) return done;
+    const which = record === null ? 'a detached connection' : `connection #${record.id}`;
+    return withDeadline(done, timeout, () => new DisconnectionError(`The rollback on return of ${which} did not finish within ${timeout}ms (pingTimeout)`), ignoreLate, false);
   }
 
   /** Invalidates the record only while it still holds `conn` (a StaticPool neighbour may have replaced it meanwhile). */

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import {
   ArgumentError,
   ConnectTimeoutError,
+  DisconnectionError,
   InvalidRequestError,
   NullPool,
   PoolTimeoutError,
@@ -199,6 +200,42 @@ describe('pingTimeout and prePingBypass', () => {
     assert.equal(pings(), 1, 'returned 45 ms ago: pinged');
     await (await pool.connect()).close();
     assert.equal(pings(), 1);
+  });
+
+  it('a rollback on return that never answers is cut at pingTimeout: the connection is invalidated and the slot comes back', async () => {
+    const { driver, pool, logger } = setup({ pingTimeout: 30 });
+    const reasons: unknown[] = [];
+    pool.on('invalidate', (_conn, _record, error) => { reasons.push(error); });
+    const pc = await pool.connect();
+    driver.get(1).hangOn('rollback'); // died without the driver noticing: the rollback never settles
+    const started = performance.now();
+    await pc.close();
+    assert.ok(performance.now() - started >= 29, 'close() waited for the deadline');
+    assert.equal(pool.stats().used, 0, 'the slot came back');
+    assert.equal(pool.stats().invalidations, 1);
+    assert.equal(driver.get(1).closed || driver.get(1).closing, true, '#1 is being closed');
+    assert.equal(reasons.length, 1);
+    assert.ok(reasons[0] instanceof DisconnectionError);
+    assert.match((reasons[0] as Error).message, /rollback on return of connection #\d+ did not finish within 30ms \(pingTimeout\)/);
+    assert.ok(logger.at('error').some((line) => /Exception during reset of connection #\d+/.test(line)));
+    const next = await pool.connect();
+    assert.equal(next.connection.id, 2, 'the next checkout gets a new connection');
+    await next.close();
+    await pool.close({ timeout: 100 });
+  });
+
+  it('a commit on return is never cut short (whether it happened would be unknown)', async () => {
+    const { driver, pool } = setup({ pingTimeout: 20, resetOnReturn: 'commit' });
+    const pc = await pool.connect();
+    const gate = driver.get(1).hangOn('commit');
+    let closed = false;
+    const closing = pc.close().then(() => { closed = true; });
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(closed, false, 'still waiting for the commit past pingTimeout');
+    gate.release();
+    await closing;
+    assert.equal(pool.stats().invalidations, 0);
+    await pool.close();
   });
 
   it('prePingBypass 0 pings every checkout; it takes a duration >= 0', async () => {
