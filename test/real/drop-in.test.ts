@@ -255,6 +255,46 @@ if (server === undefined) {
         await pool.end();
       });
 
+      it('onConnect runs on each new client before its first use; a rejection discards the client and fails the caller', async () => {
+        const seen: unknown[] = [];
+        let refuse = false;
+        const pool = new PgPool({
+          connectionString: url,
+          max: 1,
+          logger: quietLogger,
+          onConnect: async (client) => {
+            if (refuse) throw new Error('onConnect refused');
+            seen.push(client);
+            await client.query("SET application_name = 'lg_onconnect'");
+          },
+        });
+        const first = await pool.connect();
+        assert.deepEqual(seen, [first]);
+        const { rows } = (await first.query('SHOW application_name')) as pg.QueryResult<{ application_name: string }>;
+        assert.equal(rows[0]?.application_name, 'lg_onconnect');
+        first.release?.(true);
+        refuse = true;
+        await assert.rejects(pool.connect(), /onConnect refused/);
+        assert.equal(pool.totalCount, 0, 'the refused client was discarded');
+        refuse = false;
+        const second = await pool.connect();
+        assert.equal(seen.length, 2);
+        second.release?.();
+        await pool.end();
+      });
+
+      it('PgPool.from wraps an existing QueuePool of pg clients', async () => {
+        const inner = new PgPool({ connectionString: url, max: 2, logger: quietLogger }).pool;
+        const pool = PgPool.from(inner);
+        assert.equal(pool.pool, inner);
+        assert.ok(pool instanceof pg.Pool);
+        const rows = ((await pool.query('SELECT 2 AS n')) as pg.QueryResult).rows;
+        assert.deepEqual(rows, [{ n: 2 }]);
+        assert.throws(() => PgPool.from({} as never), /'pool'/);
+        await pool.end();
+        assert.equal(inner.closed, true);
+      });
+
       it('maps pg.Pool options, and refuses bad ones with an ArgumentError naming them', async () => {
         const pool = new PgPool({ connectionString: url, max: 3, min: 1, idleTimeoutMillis: 0, connectionTimeoutMillis: 250, maxUses: 7, maxLifetimeSeconds: 60, logger: quietLogger });
         const stats = pool.pool.stats();
