@@ -1,7 +1,8 @@
 /* eslint-disable @typescript-eslint/await-thenable -- the hold is one microtask, `await null` */
 import { QueuePool } from '../src/index.js';
 import type { Dialect, QueuePoolOptions } from '../src/index.js';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { SummaryReader } from '../demo/metrics.js';
 import { instrumentPool } from '../src/otel.js';
 import type { Subject, SubjectFactory } from './subject.js';
 
@@ -81,17 +82,6 @@ export function lifeguardFactory(work: boolean, Pool: QueuePoolClass = QueuePool
 export const lifeguard = lifeguardFactory(false);
 export const lifeguardWork = lifeguardFactory(true);
 
-/** A reader that never collects: what instrumentPool costs on the hot path, with no export in the way. */
-class IdleReader extends MetricReader {
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 /** lifeguard with `instrumentPool` on a real OpenTelemetry SDK MeterProvider: the cost of the metrics. */
 export const lifeguardOtel: SubjectFactory = {
   name: 'lifeguard-otel',
@@ -100,7 +90,7 @@ export const lifeguardOtel: SubjectFactory = {
   config: 'the lifeguard pool + instrumentPool(pool, { meterProvider }) on @opentelemetry/sdk-metrics',
   create(size, creator) {
     const subject = lifeguard.create(size, creator);
-    const provider = new MeterProvider({ readers: [new IdleReader()] });
+    const provider = new MeterProvider({ readers: [new SummaryReader()] }) // never collected: the hot-path cost alone;
     const pool = (subject as Subject & { pool: QueuePool<object> }).pool;
     const instrumentation = instrumentPool(pool, { meterProvider: provider });
     return {

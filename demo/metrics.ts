@@ -26,8 +26,8 @@ export interface DemoMetrics {
   stop(): Promise<void>;
 }
 
-/** A reader the demo collects from itself (no export). */
-class SummaryReader extends MetricReader {
+/** A reader its owner collects from itself, exporting nothing (the summary; the bench's otel row). */
+export class SummaryReader extends MetricReader {
   protected override onForceFlush(): Promise<void> {
     return Promise.resolve();
   }

@@ -120,7 +120,13 @@ export function mariadbDialect<C extends MariadbConnection = MariadbConnection>(
     },
     terminate: (conn: C) => {
       closing.add(conn);
-      conn.destroy();
+      // Drop the socket itself. The connector's destroy() opens a second connection to KILL a
+      // command still running (a ping on a frozen connection: more connections than the pool's
+      // limit), and leaves that KILL's failure as an unhandled rejection (its promise ends in
+      // .finally()): seen when the KILL went through a partitioned network.
+      const socket = socketOf(conn) as { destroy?: () => void } | undefined;
+      if (typeof socket?.destroy === 'function') socket.destroy();
+      else conn.destroy();
     },
     ping: async (conn: C) => {
       if (!conn.isValid()) return false;

@@ -25,7 +25,7 @@ import { ArgumentError } from '../errors.js';
 import type { QueuePoolOptions } from '../pools/queue-pool.js';
 import { QueuePool } from '../pools/queue-pool.js';
 import type { PooledConnection } from '../pooled-connection.js';
-import { invalid } from '../options.js';
+import { invalid, optionalDuration, optionalInteger } from '../options.js';
 import { pgDialect } from './pg.js';
 import type { PgClient, PgSessionReset } from './pg.js';
 
@@ -85,12 +85,6 @@ function loadPg(): PgModule | null {
   return pgModule;
 }
 
-function nonNegative(option: string, value: unknown, fallback: number): number {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(option, 'a number >= 0', value);
-  return value;
-}
-
 export class PgPool extends EventEmitter {
   /** The options as given (password hidden from logs), as `pg.Pool#options`. */
   readonly options: Record<string, unknown>;
@@ -132,8 +126,8 @@ export class PgPool extends EventEmitter {
     const lifeguard = Object.fromEntries(Object.entries(config).filter(([key]) => !POOL_ONLY.has(key) && LIFEGUARD_OPTIONS.has(key)));
     const max = config.max ?? (config.poolSize as number | undefined) ?? 10;
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw invalid('max', 'an integer >= 1', max);
-    const lifetime = nonNegative('maxLifetimeSeconds', config.maxLifetimeSeconds, 0);
-    const connectionTimeout = nonNegative('connectionTimeoutMillis', config.connectionTimeoutMillis, 0);
+    const lifetime = optionalDuration('maxLifetimeSeconds', config.maxLifetimeSeconds ?? undefined, 0, false);
+    const connectionTimeout = optionalDuration('connectionTimeoutMillis', config.connectionTimeoutMillis ?? undefined, 0, false);
     const onConnect = config.onConnect;
     if (onConnect !== undefined && typeof onConnect !== 'function') throw invalid('onConnect', 'a function', onConnect);
     const clientConfig = Object.fromEntries(Object.entries(config).filter(([key]) => !POOL_ONLY.has(key) && !LIFEGUARD_OPTIONS.has(key)));
@@ -159,8 +153,8 @@ export class PgPool extends EventEmitter {
       dialect: config.dialect ?? pgDialect<PgPoolClient>(config.sessionReset === undefined ? {} : { sessionReset: config.sessionReset }),
       poolSize: max,
       maxOverflow: 0,
-      minIdle: nonNegative('min', config.min, 0),
-      idleTimeout: nonNegative('idleTimeoutMillis', config.idleTimeoutMillis, 10_000),
+      minIdle: optionalInteger('min', config.min ?? undefined, 0, 0),
+      idleTimeout: optionalDuration('idleTimeoutMillis', config.idleTimeoutMillis ?? undefined, 10_000, false),
       timeout: connectionTimeout === 0 ? Infinity : connectionTimeout,
       recycle: lifetime === 0 ? -1 : lifetime * 1000,
     };

@@ -13,8 +13,7 @@ import pg from 'pg';
 import { ArgumentError, createPool, NullPool, QueuePool, redactUrl, SingletonContextPool, StaticPool } from '../../src/index.js';
 import type { Pool, PooledConnection } from '../../src/index.js';
 import { importDriver } from '../../src/create-pool.js';
-import { isReachable, mysqlServer, postgresServer } from '../support/servers.js';
-import type { ServerTarget } from '../support/servers.js';
+import { isReachable, mysqlServer, describeOnPostgres } from '../support/servers.js';
 import { connOf, quietLogger } from './contract.js';
 
 /** Checks one connection out, runs `fn` on it, returns it. */
@@ -189,73 +188,55 @@ describe('createPool: pglite', { timeout: 60_000 }, () => {
   });
 });
 
-let pgTarget: ServerTarget | undefined;
-let pgError: unknown;
-try {
-  pgTarget = await postgresServer();
-} catch (error) {
-  pgError = error;
-}
+await describeOnPostgres('createPool: postgres:// and postgresql://', (target) => {
 
-if (pgTarget === undefined) {
-  describe('createPool: postgres (unreachable)', () => {
-    it('reaches the PostgreSQL server', () => {
-      throw pgError;
-    });
-  });
-} else {
-  const target = pgTarget;
-  describe(`createPool: postgres:// and postgresql:// on ${target.label}`, () => {
-    after(() => target.stop());
-
-    it('opens connected pg.Client objects with the pg dialect; the URL password is in no log, name or status', async () => {
-      const url = new URL(target.url);
-      // Trust auth on the machine server ignores the password; the embedded one has its own.
-      const secret = url.password === '' ? 'sup3r-s3cret' : url.password;
-      url.password = secret;
-      url.searchParams.set('application_name', 'lg_create_pool');
-      const logger = recordingLogger();
-      const pool = await createPool<pg.Client>(url.toString(), { prePing: true, echo: 'debug', logger, poolSize: 2 });
-      try {
-        await withConnection(pool, async (client) => {
-          assert.ok(client instanceof pg.Client);
-          const { rows } = await client.query("SELECT current_setting('application_name') AS name");
-          assert.equal(rows[0].name, 'lg_create_pool');
-        });
-        await withConnection(pool, (client) => client.query('SELECT 1'));
-        await pool.invalidate();
-        await withConnection(pool, (client) => client.query('SELECT 1'));
-        assert.equal(pool.loggingName, `QueuePool(${redactUrl(url.toString())})`);
-        assert.ok(pool.loggingName.includes('***'));
-        assert.ok(logger.lines.length > 0, 'echo debug logged');
-        for (const text of [pool.loggingName, pool.status(), ...logger.lines]) assert.ok(!text.includes(secret), text);
-      } finally {
-        await pool.close({ timeout: 2000 });
-      }
-    });
-
-    it('postgresql:// works too, and dialectOptions reach the dialect (DISCARD ALL)', async () => {
-      const url = target.url.replace(/^postgres:/, 'postgresql:');
-      const pool = await createPool<pg.Client>(url, { poolSize: 1, maxOverflow: 0, dialectOptions: { sessionReset: 'discard-all' } });
-      try {
-        await withConnection(pool, (client) => client.query("SET statement_timeout = '4321ms'"));
-        const value = await withConnection(pool, async (client) => (await client.query('SHOW statement_timeout')).rows[0].statement_timeout as string);
-        assert.equal(value, '0');
-      } finally {
-        await pool.close({ timeout: 2000 });
-      }
-    });
-
-    it("a refused port: the driver's own error, at once", async () => {
-      const url = new URL(target.url);
-      url.port = '1';
-      const pool = await createPool<pg.Client>(url.toString(), { logger: quietLogger });
-      await assert.rejects(pool.connect(), (error: unknown) => inspect(error).includes('ECONNREFUSED'));
-      assert.equal(pool.checkedOut(), 0);
+  it('opens connected pg.Client objects with the pg dialect; the URL password is in no log, name or status', async () => {
+    const url = new URL(target.url);
+    // Trust auth on the machine server ignores the password; the embedded one has its own.
+    const secret = url.password === '' ? 'sup3r-s3cret' : url.password;
+    url.password = secret;
+    url.searchParams.set('application_name', 'lg_create_pool');
+    const logger = recordingLogger();
+    const pool = await createPool<pg.Client>(url.toString(), { prePing: true, echo: 'debug', logger, poolSize: 2 });
+    try {
+      await withConnection(pool, async (client) => {
+        assert.ok(client instanceof pg.Client);
+        const { rows } = await client.query("SELECT current_setting('application_name') AS name");
+        assert.equal(rows[0].name, 'lg_create_pool');
+      });
+      await withConnection(pool, (client) => client.query('SELECT 1'));
+      await pool.invalidate();
+      await withConnection(pool, (client) => client.query('SELECT 1'));
+      assert.equal(pool.loggingName, `QueuePool(${redactUrl(url.toString())})`);
+      assert.ok(pool.loggingName.includes('***'));
+      assert.ok(logger.lines.length > 0, 'echo debug logged');
+      for (const text of [pool.loggingName, pool.status(), ...logger.lines]) assert.ok(!text.includes(secret), text);
+    } finally {
       await pool.close({ timeout: 2000 });
-    });
+    }
   });
-}
+
+  it('postgresql:// works too, and dialectOptions reach the dialect (DISCARD ALL)', async () => {
+    const url = target.url.replace(/^postgres:/, 'postgresql:');
+    const pool = await createPool<pg.Client>(url, { poolSize: 1, maxOverflow: 0, dialectOptions: { sessionReset: 'discard-all' } });
+    try {
+      await withConnection(pool, (client) => client.query("SET statement_timeout = '4321ms'"));
+      const value = await withConnection(pool, async (client) => (await client.query('SHOW statement_timeout')).rows[0].statement_timeout as string);
+      assert.equal(value, '0');
+    } finally {
+      await pool.close({ timeout: 2000 });
+    }
+  });
+
+  it("a refused port: the driver's own error, at once", async () => {
+    const url = new URL(target.url);
+    url.port = '1';
+    const pool = await createPool<pg.Client>(url.toString(), { logger: quietLogger });
+    await assert.rejects(pool.connect(), (error: unknown) => inspect(error).includes('ECONNREFUSED'));
+    assert.equal(pool.checkedOut(), 0);
+    await pool.close({ timeout: 2000 });
+  });
+});
 
 const mysqlTarget = await mysqlServer();
 if (!isReachable(mysqlTarget)) {

@@ -12,6 +12,7 @@
  */
 import { ConnectTimeoutError, InvalidatePoolError, PoolTimeoutError, QueuePool } from '../../src/index.js';
 import type { Logger, PooledConnection, PoolStats } from '../../src/index.js';
+import { randomGenerator } from '../../demo/workload.js';
 import { MockDisconnectError, MockDriver } from '../support/mock-driver.js';
 import type { Gate, MockConnection } from '../support/mock-driver.js';
 
@@ -96,18 +97,6 @@ export const SOAK_POOL = {
   minIdle: 2,
 } as const;
 
-/** mulberry32: a small, fast, seedable PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The random values one attempt draws, all at its start. */
 interface Draws {
   /** Refuse or hang the next connect; start a hog episode. */
@@ -148,7 +137,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   if (!Number.isInteger(total) || total < 1) throw new Error(`runSoak: checkouts must be a positive integer, got ${total}`);
   if (!Number.isInteger(callers) || callers < 1) throw new Error(`runSoak: callers must be a positive integer, got ${callers}`);
   const log = options.log ?? ((): void => undefined);
-  const random = mulberry32(seed);
+  const random = randomGenerator(seed); // mulberry32, the demo's
   let digest = 0x811c9dc5;
   const draw = (): Draws => {
     const d: Draws = {

@@ -12,6 +12,7 @@
  * Every server suite names the server it ran against (see `label`), so a green run says what it
  * tested.
  */
+import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { startEmbeddedPostgres } from '../../demo/embedded-postgres.js';
@@ -112,6 +113,30 @@ async function findPostgres(): Promise<ServerTarget> {
   }
   const server = await embeddedPostgres();
   return { url: server.url, label: `PostgreSQL 127.0.0.1:${server.port} (embedded server)`, origin: 'embedded', stop: () => server.stop() };
+}
+
+/**
+ * A suite on the PostgreSQL server `postgresServer()` gives: `body(target)` declares its tests, and
+ * the server is stopped after them (after the body's own `after` hooks). When there is no server,
+ * one test fails and says why: a server suite never skips (and under `CI=true` the machine server
+ * must answer).
+ */
+export async function describeOnPostgres(title: string, body: (target: ServerTarget) => void, options: { timeout?: number } = {}): Promise<void> {
+  let target: ServerTarget;
+  try {
+    target = await postgresServer();
+  } catch (error) {
+    describe(`${title} (PostgreSQL unreachable)`, () => {
+      it('reaches the PostgreSQL server', () => {
+        throw error;
+      });
+    });
+    return;
+  }
+  describe(`${title} on ${target.label}`, options, () => {
+    body(target);
+    after(() => target.stop());
+  });
 }
 
 /**

@@ -13,8 +13,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import type { FaultMode, FaultProxy } from '../support/fault-proxy.js';
-import { isReachable, mysqlServer, postgresServer } from '../support/servers.js';
-import type { ServerTarget } from '../support/servers.js';
+import { isReachable, mysqlServer, describeOnPostgres } from '../support/servers.js';
 
 const WAIT_MS = 5000;
 /** How long a negative check ("no reply") listens. Only ever used to show that something does NOT happen. */
@@ -553,90 +552,72 @@ async function rejectsAfter(promise: Promise<unknown>): Promise<{ ms: number; er
   assert.fail('expected a rejection');
 }
 
-let pgTarget: ServerTarget | undefined;
-let pgUnreachable: unknown;
-try {
-  pgTarget = await postgresServer();
-} catch (error) {
-  pgUnreachable = error;
-}
-
-if (pgTarget === undefined) {
-  describe('fault proxy in front of PostgreSQL (unreachable)', () => {
-    it('reaches the PostgreSQL server', () => {
-      throw pgUnreachable;
-    });
+await describeOnPostgres('fault proxy in front of PostgreSQL, with pg', (server) => {
+  let proxy: FaultProxy;
+  before(async () => { proxy = await startFaultProxy(targetOf(server.url, 5432)); });
+  after(async () => {
+    await proxy.close();
   });
-} else {
-  const server = pgTarget;
-  describe(`fault proxy in front of ${server.label}, with pg`, () => {
-    let proxy: FaultProxy;
-    before(async () => { proxy = await startFaultProxy(targetOf(server.url, 5432)); });
-    after(async () => {
-      await proxy.close();
-      await server.stop();
-    });
 
-    it('pass: a pg.Client connects and queries through the proxy', async () => {
-      proxy.setMode('pass');
-      const accepted = proxy.accepted;
-      const client = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: WAIT_MS });
-      client.on('error', () => {});
-      await client.connect();
-      try {
-        const result = await client.query<{ one: number }>('SELECT 1 AS one');
-        assert.equal(result.rows[0]?.one, 1);
-        assert.equal(proxy.accepted, accepted + 1);
-        assert.equal(proxy.open, 1);
-      } finally {
-        await client.end();
-      }
-      await proxy.waitForOpen(0);
-    });
-
-    it('blackhole: a pg connect with connectionTimeoutMillis 500 fails in about 500 ms', async () => {
-      proxy.setMode('blackhole');
-      const client = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: 500 });
-      client.on('error', () => {});
-      const { ms, error } = await rejectsAfter(client.connect());
-      assert.match(String(error), /timeout/i);
-      assert.ok(ms >= 450 && ms < 3000, `failed after ${Math.round(ms)} ms`);
-      await proxy.waitForOpen(0); // pg hung up, and the blackhole read its FIN
-    });
-
-    it('freezeExisting(): a connected client\'s query times out, a new client works; reset frees the frozen one', async () => {
-      proxy.setMode('pass');
-      const frozen = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: WAIT_MS, query_timeout: 300 });
-      frozen.on('error', () => {});
-      await frozen.connect();
-      await frozen.query('SELECT 1');
-      proxy.freezeExisting();
-      await assert.rejects(frozen.query('SELECT 2'), /timeout/i);
-      const fresh = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: WAIT_MS });
-      fresh.on('error', () => {});
-      await fresh.connect();
-      assert.equal((await fresh.query<{ n: number }>('SELECT 3 AS n')).rows[0]?.n, 3);
-      await fresh.end();
-      await proxy.waitForOpen(1);
-      proxy.resetExisting();
-      await proxy.waitForOpen(0);
-      await frozen.end().catch(() => {});
-    });
-
-    it('setMode("reset"): a connected client\'s next query fails at once', async () => {
-      proxy.setMode('pass');
-      const client = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: WAIT_MS });
-      const errors: unknown[] = [];
-      client.on('error', (error) => { errors.push(error); });
-      await client.connect();
-      proxy.setMode('reset');
-      await proxy.waitForOpen(0);
-      await assert.rejects(client.query('SELECT 1'));
-      await client.end().catch(() => {});
-      proxy.setMode('pass');
-    });
+  it('pass: a pg.Client connects and queries through the proxy', async () => {
+    proxy.setMode('pass');
+    const accepted = proxy.accepted;
+    const client = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: WAIT_MS });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      const result = await client.query<{ one: number }>('SELECT 1 AS one');
+      assert.equal(result.rows[0]?.one, 1);
+      assert.equal(proxy.accepted, accepted + 1);
+      assert.equal(proxy.open, 1);
+    } finally {
+      await client.end();
+    }
+    await proxy.waitForOpen(0);
   });
-}
+
+  it('blackhole: a pg connect with connectionTimeoutMillis 500 fails in about 500 ms', async () => {
+    proxy.setMode('blackhole');
+    const client = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: 500 });
+    client.on('error', () => {});
+    const { ms, error } = await rejectsAfter(client.connect());
+    assert.match(String(error), /timeout/i);
+    assert.ok(ms >= 450 && ms < 3000, `failed after ${Math.round(ms)} ms`);
+    await proxy.waitForOpen(0); // pg hung up, and the blackhole read its FIN
+  });
+
+  it('freezeExisting(): a connected client\'s query times out, a new client works; reset frees the frozen one', async () => {
+    proxy.setMode('pass');
+    const frozen = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: WAIT_MS, query_timeout: 300 });
+    frozen.on('error', () => {});
+    await frozen.connect();
+    await frozen.query('SELECT 1');
+    proxy.freezeExisting();
+    await assert.rejects(frozen.query('SELECT 2'), /timeout/i);
+    const fresh = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: WAIT_MS });
+    fresh.on('error', () => {});
+    await fresh.connect();
+    assert.equal((await fresh.query<{ n: number }>('SELECT 3 AS n')).rows[0]?.n, 3);
+    await fresh.end();
+    await proxy.waitForOpen(1);
+    proxy.resetExisting();
+    await proxy.waitForOpen(0);
+    await frozen.end().catch(() => {});
+  });
+
+  it('setMode("reset"): a connected client\'s next query fails at once', async () => {
+    proxy.setMode('pass');
+    const client = new pg.Client({ connectionString: proxy.url(server.url), connectionTimeoutMillis: WAIT_MS });
+    const errors: unknown[] = [];
+    client.on('error', (error) => { errors.push(error); });
+    await client.connect();
+    proxy.setMode('reset');
+    await proxy.waitForOpen(0);
+    await assert.rejects(client.query('SELECT 1'));
+    await client.end().catch(() => {});
+    proxy.setMode('pass');
+  });
+});
 
 const mysqlTarget = await mysqlServer();
 if (!isReachable(mysqlTarget)) {
