@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { QueuePool } from '../src/index.js';
-import { PgPool, pgDialect } from '../src/dialects/pg.js';
+import { PgPool, pgDialect } from '../src/drivers/pg/index.js';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { collectGarbage, median, now, percentileSorted } from './stats.js';
 
@@ -190,7 +190,7 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
   const { url, callers, poolSize, perCaller, rounds, log } = options;
   const results: RealPgResults = {
     url: redactUrl(url),
-    dialect: 'pgDialect() from src/dialects/pg.ts (defaults: rollback only when a transaction is open)',
+    dialect: 'pgDialect() from src/drivers/pg/dialect.ts (defaults: rollback only when a transaction is open)',
     callers,
     poolSize,
     unitsPerSample: callers * perCaller,

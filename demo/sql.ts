@@ -6,9 +6,9 @@
  * The driver is recognised from the connection object the pool hands out, so the demo does not
  * depend on which driver `createPool` picks for a scheme.
  */
-import { isMariadbDisconnect } from '../src/dialects/mariadb.js';
-import { isMysql2Disconnect } from '../src/dialects/mysql2.js';
-import { isPgDisconnect } from '../src/dialects/pg.js';
+import { isMariadbDisconnect } from '../src/drivers/mariadb/index.js';
+import { isMysql2Disconnect } from '../src/drivers/mysql2/index.js';
+import { isPgDisconnect } from '../src/drivers/pg/index.js';
 
 export type Row = Record<string, unknown>;
 

@@ -5,10 +5,10 @@
 /** `subpath` as users import it; `file`: the module under src/ (and dist/), without extension. */
 export const ENTRIES = [
   { subpath: '.', file: 'index' },
-  { subpath: './pg', file: 'dialects/pg' },
-  { subpath: './mysql2', file: 'dialects/mysql2' },
-  { subpath: './mariadb', file: 'dialects/mariadb' },
-  { subpath: './better-sqlite3', file: 'dialects/better-sqlite3' },
-  { subpath: './pglite', file: 'dialects/pglite' },
+  { subpath: './pg', file: 'drivers/pg/index' },
+  { subpath: './mysql2', file: 'drivers/mysql2/index' },
+  { subpath: './mariadb', file: 'drivers/mariadb/index' },
+  { subpath: './better-sqlite3', file: 'drivers/better-sqlite3/index' },
+  { subpath: './pglite', file: 'drivers/pglite/index' },
   { subpath: './otel', file: 'otel' },
 ];

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { betterSqlite3Dialect, isBetterSqlite3Disconnect } from '../../src/dialects/better-sqlite3.js';
+import { betterSqlite3Dialect, isBetterSqlite3Disconnect } from '../../src/drivers/better-sqlite3/index.js';
 import { connOf, harnessPool, runDialectContract } from './contract.js';
 import type { DialectHarness } from './contract.js';
 

@@ -12,7 +12,7 @@ import type mysql from 'mysql2/promise';
 import pg from 'pg';
 import { ArgumentError, createPool, NullPool, QueuePool, redactUrl, SingletonContextPool, StaticPool } from '../../src/index.js';
 import type { Pool, PooledConnection } from '../../src/index.js';
-import { importDriver } from '../../src/create-pool.js';
+import { importDriver } from '../../src/drivers/load.js';
 import { isReachable, mysqlServer, describeOnPostgres } from '../support/servers.js';
 import { connOf, quietLogger } from './contract.js';
 

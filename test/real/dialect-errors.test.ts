@@ -1,13 +1,13 @@
 // Which errors each built-in dialect calls a disconnect, and the dialects' shape (no server needed).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { betterSqlite3Dialect as makeBetterSqlite3Dialect } from '../../src/dialects/better-sqlite3.js';
-import { closeWithin } from '../../src/dialects/common.js';
+import { betterSqlite3Dialect as makeBetterSqlite3Dialect } from '../../src/drivers/better-sqlite3/index.js';
+import { closeWithin } from '../../src/drivers/common.js';
 import { within } from '../support/wait.js';
-import { mariadbDialect as makeMariadbDialect } from '../../src/dialects/mariadb.js';
-import { mysql2Dialect as makeMysql2Dialect } from '../../src/dialects/mysql2.js';
-import { isPgDisconnect, pgDialect as makePgDialect } from '../../src/dialects/pg.js';
-import { pgliteDialect as makePgliteDialect } from '../../src/dialects/pglite.js';
+import { mariadbDialect as makeMariadbDialect } from '../../src/drivers/mariadb/index.js';
+import { mysql2Dialect as makeMysql2Dialect } from '../../src/drivers/mysql2/index.js';
+import { isPgDisconnect, pgDialect as makePgDialect } from '../../src/drivers/pg/index.js';
+import { pgliteDialect as makePgliteDialect } from '../../src/drivers/pglite/index.js';
 
 const pgDialect = makePgDialect();
 const mysql2Dialect = makeMysql2Dialect();

@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { QueuePool } from '../../src/index.js';
 import type { Dialect, QueuePoolOptions } from '../../src/index.js';
-import { pgDialect } from '../../src/dialects/pg.js';
+import { pgDialect } from '../../src/drivers/pg/index.js';
 
 /** The pg dialect typed for `pg.Client`. */
 export const clientDialect = pgDialect<pg.Client>();

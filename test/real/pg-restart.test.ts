@@ -10,7 +10,7 @@ import type { PooledConnection } from '../../src/index.js';
 import type { EmbeddedPostgres } from '../../demo/embedded-postgres.js';
 import { embeddedPostgres, uniqueName, withParam } from '../support/servers.js';
 import { quietLogger, sleep } from './contract.js';
-import { pgDialect as makePgDialect } from '../../src/dialects/pg.js';
+import { pgDialect as makePgDialect } from '../../src/drivers/pg/index.js';
 import { clientDialect as pgDialect, rawPgClient } from './pg-harness.js';
 
 let server: EmbeddedPostgres | undefined;

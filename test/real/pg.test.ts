@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { QueuePool } from '../../src/index.js';
-import { pgDialect } from '../../src/dialects/pg.js';
+import { pgDialect } from '../../src/drivers/pg/index.js';
 import { describeOnPostgres, withDatabase, withParam } from '../support/servers.js';
 import { connOf, harnessPool, quietLogger, runDialectContract } from './contract.js';
 import { runDisconnectSuite } from './disconnects.js';

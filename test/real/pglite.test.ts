@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
-import { isPgliteDisconnect, pgliteDialect } from '../../src/dialects/pglite.js';
+import { isPgliteDisconnect, pgliteDialect } from '../../src/drivers/pglite/index.js';
 import { connOf, harnessPool, runDialectContract } from './contract.js';
 import type { DialectHarness } from './contract.js';
 

@@ -20,7 +20,7 @@ it('the declarations tsconfig.build.json emits type-check on their own (skipLibC
     // Every entry point package.json publishes (scripts/entries.mjs writes them).
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string | { import: { default: string } }> };
     const entries = Object.values(pkg.exports).flatMap((target) => (typeof target === 'string' ? [] : [target.import.default.replace(/^\.\/dist\/(.+)\.js$/, '$1')]));
-    assert.ok(entries.includes('index') && entries.includes('dialects/pg'), `entries: ${entries.join(', ')}`);
+    assert.ok(entries.includes('index') && entries.includes('drivers/pg/index'), `entries: ${entries.join(', ')}`);
     writeFileSync(join(dir, 'consumer.ts'), entries.map((entry, i) => `import * as m${i} from './dist/${entry}.js';\nvoid m${i};\n`).join(''));
     writeFileSync(
       join(dir, 'tsconfig.json'),

@@ -16,8 +16,8 @@
  *
  * This module never imports `better-sqlite3`: it declares the few members of `Database` it uses.
  */
-import type { DriverDialect } from './common.js';
-import { anyError, errorMessage, stringProperty } from './common.js';
+import type { DriverDialect } from '../common.js';
+import { anyError, errorMessage, stringProperty } from '../common.js';
 
 /** The members of a better-sqlite3 `Database` this dialect relies on. */
 export interface BetterSqlite3Database {
@@ -61,7 +61,7 @@ const BETTER_SQLITE3_DIALECT: DriverDialect<BetterSqlite3Database> = Object.free
   isDisconnect: (error: unknown, db?: BetterSqlite3Database) => isBetterSqlite3Disconnect(error) || db?.open === false,
 } satisfies DriverDialect<BetterSqlite3Database>);
 
-export type { DriverDialect } from './common.js';
+export type { DriverDialect } from '../common.js';
 
 /**
  * The better-sqlite3 dialect (it has no options); `betterSqlite3Dialect<Database.Database>()` types

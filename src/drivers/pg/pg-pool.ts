@@ -21,13 +21,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import { ArgumentError } from '../errors.js';
-import type { QueuePoolOptions } from '../pools/queue-pool.js';
-import { QueuePool } from '../pools/queue-pool.js';
-import type { PooledConnection } from '../pooled-connection.js';
-import { invalid, optionalDuration, optionalInteger } from '../options.js';
-import { pgDialect } from './pg.js';
-import type { PgClient, PgSessionReset } from './pg.js';
+import { ArgumentError } from '../../errors.js';
+import type { QueuePoolOptions } from '../../pools/queue-pool.js';
+import { QueuePool } from '../../pools/queue-pool.js';
+import type { PooledConnection } from '../../pooled-connection.js';
+import { invalid, optionalDuration, optionalInteger } from '../../options.js';
+import { pgDialect } from './dialect.js';
+import type { PgClient, PgSessionReset } from './dialect.js';
 
 /** A node-postgres client as PgPool drives it (`pg.Client`, or the `Client` option). */
 export interface PgPoolClient extends PgClient {

@@ -15,9 +15,9 @@
  *
  * This module never imports `mariadb`: it declares the few members of a connection it uses.
  */
-import type { DriverDialect } from './common.js';
-import { ClosingSet, closeWithin, DEFAULT_CLOSE_TIMEOUT, setSocketRef } from './common.js';
-import { isMysqlDisconnect } from './mysql-errors.js';
+import type { DriverDialect } from '../common.js';
+import { ClosingSet, closeWithin, DEFAULT_CLOSE_TIMEOUT, setSocketRef } from '../common.js';
+import { isMysqlDisconnect } from '../mysql-family.js';
 
 /** The members of a MariaDB connector promise connection this dialect relies on. */
 export interface MariadbConnection {
@@ -145,4 +145,4 @@ export function mariadbDialect<C extends MariadbConnection = MariadbConnection>(
   } satisfies DriverDialect<C>);
 }
 
-export type { DriverDialect } from './common.js';
+export type { DriverDialect } from '../common.js';

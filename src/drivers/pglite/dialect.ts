@@ -31,8 +31,8 @@
  *
  * This module never imports PGlite: it declares the few members of an instance it uses.
  */
-import type { DriverDialect } from './common.js';
-import { anyError, errorMessage, stringProperty } from './common.js';
+import type { DriverDialect } from '../common.js';
+import { anyError, errorMessage, stringProperty } from '../common.js';
 
 /** The members of a `PGlite` instance this dialect relies on. */
 export interface PgliteDatabase {
@@ -95,4 +95,4 @@ export function pgliteDialect<C extends PgliteDatabase = PgliteDatabase>(options
   } satisfies DriverDialect<C>);
 }
 
-export type { DriverDialect } from './common.js';
+export type { DriverDialect } from '../common.js';

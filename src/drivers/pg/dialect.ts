@@ -18,7 +18,7 @@
  *
  * This module never imports `pg`: it declares the few members of `Client` it uses.
  */
-import type { DriverDialect } from './common.js';
+import type { DriverDialect } from '../common.js';
 import {
   anyError,
   ClosingSet,
@@ -29,7 +29,7 @@ import {
   noop,
   stringProperty,
   setSocketRef,
-} from './common.js';
+} from '../common.js';
 
 /** The members of node-postgres's `Client` this dialect relies on. A real `pg.Client` fits. */
 export interface PgClient {
@@ -199,6 +199,4 @@ export function pgDialect<C extends PgClient = PgClient>(options: PgDialectOptio
   } satisfies DriverDialect<C>);
 }
 
-export type { DriverDialect } from './common.js';
-export { PgPool } from './pg-pool.js';
-export type { PgPoolClient, PgPoolConfig } from './pg-pool.js';
+export type { DriverDialect } from '../common.js';

@@ -15,9 +15,9 @@
  *
  * This module never imports `mysql2`: it declares the few members of a connection it uses.
  */
-import type { DriverDialect } from './common.js';
-import { ClosingSet, closeWithin, DEFAULT_CLOSE_TIMEOUT, noop, setSocketRef } from './common.js';
-import { isMysqlDisconnect } from './mysql-errors.js';
+import type { DriverDialect } from '../common.js';
+import { ClosingSet, closeWithin, DEFAULT_CLOSE_TIMEOUT, noop, setSocketRef } from '../common.js';
+import { isMysqlDisconnect } from '../mysql-family.js';
 
 /** The members of a mysql2 promise connection this dialect relies on. */
 export interface Mysql2Connection {
@@ -129,4 +129,4 @@ export function mysql2Dialect<C extends Mysql2Connection = Mysql2Connection>(
   } satisfies DriverDialect<C>);
 }
 
-export type { DriverDialect } from './common.js';
+export type { DriverDialect } from '../common.js';

@@ -1,0 +1,2 @@
+/** `lifeguard/pglite`: the pglite driver's public entry point. */
+export * from './dialect.js';
