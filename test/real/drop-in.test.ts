@@ -237,6 +237,35 @@ await describeOnPostgres('PgPool under Kysely, Drizzle, Knex and TypeORM', (targ
       await pool.end();
     });
 
+    it('a client never released is caught by the GC safety net: its connection is terminated and the slot comes back', async () => {
+      const app = uniqueName('lg_pgpool_gc');
+      const pool = new PgPool({ connectionString: withParam(target.url, 'application_name', app), max: 1, logger: quietLogger });
+      const sessions = async (): Promise<number> => (await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [app])).rows[0].n as number;
+      await (async () => {
+        // In a scope of its own: with max 1 the leaked checkout below gets this same object.
+        const kept = await pool.connect();
+        kept.release?.();
+        assert.equal(await pool.connect(), kept, 'a released client is kept for the next checkout: the same object');
+        kept.release?.();
+      })();
+      await (async () => {
+        const leaked = await pool.connect();
+        await leaked.query('SELECT 1'); // used, then dropped without release()
+      })();
+      assert.equal(pool.pool.stats().used, 1);
+      await new Promise((resolve) => setImmediate(resolve)); // the leak guard registers checkouts still out after the macrotask
+      for (let i = 0; i < 20 && pool.pool.stats().used !== 0; i++) {
+        globalThis.gc!();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(pool.pool.stats().used, 0, 'the dropped checkout was reclaimed');
+      assert.ok(await waitFor(async () => (await sessions()) === 0, 5000), 'its connection was terminated on the server');
+      const next = await pool.connect();
+      assert.deepEqual(((await next.query('SELECT 3 AS n')) as pg.QueryResult).rows, [{ n: 3 }]);
+      next.release?.();
+      await pool.end();
+    });
+
     it('onConnect runs on each new client before its first use; a rejection discards the client and fails the caller', async () => {
       const seen: unknown[] = [];
       let refuse = false;

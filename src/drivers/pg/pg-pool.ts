@@ -6,8 +6,10 @@
  * - It *is* a `pg.Pool` for `instanceof` (Prisma's check) and by constructor name (Drizzle's): on
  *   first construction its prototype is chained to the application's own `pg.Pool` (loaded from
  *   where lifeguard is installed). Every public method of `pg.Pool` is its own.
- * - `connect()` hands out the driver's `pg.Client` itself, the same object for the same connection
- *   (Kysely keys state by client), with `release(err?)` attached as pg does. `release()` is
+ * - `connect()` hands out the driver's `pg.Client`, seen through a face that adds `release(err?)`
+ *   (`src/drivers/lent.ts`): the same object for the same connection (Kysely keys state by
+ *   client), and one that only the caller holds while it is out, so a client never released is
+ *   caught by lifeguard's garbage-collection safety net. `release()` is
  *   synchronous and never rejects: a failure goes to the pool's `'error'` event when it has a
  *   listener, to the pool's log otherwise. `release(err)` / `release(true)` destroys the client.
  * - A client the server kills while checked out is an ordinary error for that request, never an
@@ -26,6 +28,7 @@ import type { QueuePoolOptions } from '../../pools/queue-pool.js';
 import { QueuePool } from '../../pools/queue-pool.js';
 import type { PooledConnection } from '../../pooled-connection.js';
 import { invalid, optionalDuration, optionalInteger } from '../../options.js';
+import { LentFaces } from '../lent.js';
 import { pgDialect } from './dialect.js';
 import type { PgClient, PgSessionReset } from './dialect.js';
 
@@ -94,8 +97,10 @@ export class PgPool extends EventEmitter {
   readonly pool: QueuePool<PgPoolClient>;
   ending = false;
   ended = false;
-  /** The checkout behind each client handed out, until it is released. */
-  readonly #out = new WeakMap<PgPoolClient, PooledConnection<PgPoolClient>>();
+  /** The face each client is handed out as, and the checkout behind each face that is out. */
+  readonly #faces = new LentFaces<PgPoolClient>(
+    (face) => new Map([['release', (destroy?: Error | boolean) => { this.#release(face, destroy); }]]),
+  );
 
   constructor(config: PgPoolConfig = {}, existing?: QueuePool<PgPoolClient>) {
     super();
@@ -112,8 +117,8 @@ export class PgPool extends EventEmitter {
     if (Client === undefined) throw new ArgumentError("PgPool: the 'pg' package is not installed; install it, or pass the Client option");
     this.Client = Client;
     this.pool = existing ?? new QueuePool<PgPoolClient>(this.#poolOptions(config));
-    this.pool.on('connect', (client) => { this.emit('connect', client); });
-    this.pool.on('close', (client) => { this.emit('remove', client); });
+    this.pool.on('connect', (client) => { this.emit('connect', this.#faces.faceOf(client)); });
+    this.pool.on('close', (client) => { this.emit('remove', this.#faces.known(client)); });
   }
 
   /** A `pg.Pool` face for an existing lifeguard pool of pg clients. */
@@ -142,7 +147,7 @@ export class PgPool extends EventEmitter {
         await client.connect();
         if (onConnect !== undefined) {
           try {
-            await onConnect(client);
+            await onConnect(this.#faces.faceOf(client));
           } catch (error) {
             await client.end().catch(noop);
             throw error;
@@ -174,20 +179,18 @@ export class PgPool extends EventEmitter {
   }
 
   #lend(pc: PooledConnection<PgPoolClient>): PgPoolClient {
-    const client = pc.connection;
-    this.#out.set(client, pc);
-    client.release = (destroy?: Error | boolean) => { this.#release(client, destroy); };
+    const client = this.#faces.lend(pc);
     this.emit('acquire', client);
     return client;
   }
 
   #release(client: PgPoolClient, destroy: Error | boolean | undefined): void {
-    const pc = this.#out.get(client);
-    if (pc === undefined) throw new Error('Release called on client which has already been released to the pool.');
-    this.#out.delete(client);
     const error = destroy instanceof Error ? destroy : undefined;
+    const destroying = destroy === true || error !== undefined;
+    const pc = this.#faces.take(client, !destroying);
+    if (pc === undefined) throw new Error('Release called on client which has already been released to the pool.');
     this.emit('release', error, client);
-    const done = destroy === true || error !== undefined ? pc.invalidate(error) : pc.close();
+    const done = destroying ? pc.invalidate(error) : pc.close();
     done.catch((failure: unknown) => { this.#failed(failure, client); });
   }
 
