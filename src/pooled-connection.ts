@@ -40,6 +40,8 @@ interface CheckoutExtras {
 export class PooledConnection<C> {
   /** Where an outstanding checkout sits in the pool's leak guard; see `leak-guard.ts`. @internal */
   _guardSlot = -1;
+  /** The leak guard's period this checkout was tracked in. @internal */
+  _guardEpoch = 0;
 
   readonly #pool: Pool<C>;
   #record: ConnectionRecord<C> | null;

@@ -297,10 +297,11 @@ describe('QueuePool failures', () => {
     await (async () => {
       await pool.connect(); // dropped on the floor
     })();
-    await tick(); // the leak guard registers checkouts still out after the macrotask
-    for (let i = 0; i < 10 && pool.checkedOut() !== 0; i++) {
+    // The leak guard registers a checkout once it has been out for a period (0.5–1 s), then the
+    // collector reports it: poll, bounded, until the slot is back.
+    for (let i = 0; i < 100 && pool.checkedOut() !== 0; i++) {
       globalThis.gc!();
-      await tick();
+      await sleep(50);
     }
     assert.equal(pool.checkedOut(), 0);
     assert.equal(driver.get(1).closedBy, 'terminate');
@@ -310,6 +311,33 @@ describe('QueuePool failures', () => {
     const pc = await pool.connect();
     assert.equal(idOf(pc), 2, 'the pool stays usable');
     await pc.close();
+  });
+
+  it('a checkout held past the leak guard period, then closed, is not reclaimed later', async () => {
+    const { driver, pool, logger } = setup({ poolSize: 1, maxOverflow: 0 });
+    const pc = await pool.connect();
+    // Registered with the FinalizationRegistry once out for a period; poll, bounded.
+    for (let i = 0; i < 100 && pc._guardSlot !== -2; i++) await sleep(50);
+    assert.equal(pc._guardSlot, -2, 'registered after being out for a period');
+    await pc.close();
+    assert.equal(pc._guardSlot, -1, 'unregistered on return');
+    globalThis.gc!();
+    await sleep(50);
+    globalThis.gc!();
+    await tick();
+    assert.equal(driver.get(1).closedBy, null, 'the returned connection was not reclaimed');
+    assert.deepEqual(logger.at('warn'), []);
+    const again = await pool.connect();
+    assert.equal(idOf(again), 1);
+    await again.close();
+  });
+
+  it('a checkout returned within the period never reaches the registry', async () => {
+    const { pool } = setup({ poolSize: 1, maxOverflow: 0 });
+    const pc = await pool.connect();
+    assert.ok(pc._guardSlot >= 0, 'waiting in the bag');
+    await pc.close();
+    assert.equal(pc._guardSlot, -1);
   });
 
   it('double checkin warns and changes nothing', async () => {
