@@ -24,6 +24,9 @@ const adapterPg = createRequire(createRequire(import.meta.url).resolve('@prisma/
 
 class Rollback extends Error {}
 
+/** Prisma's defaults (2 s to start, 5 s to run) are for apps; this machine is shared, and a slow start is not what is tested. */
+const TX = { maxWait: 15_000, timeout: 15_000 };
+
 /** An error's message and its causes' (Prisma wraps the driver's error). */
 function messages(error: unknown): string {
   const parts: string[] = [];
@@ -74,7 +77,7 @@ await describeOnPostgres('PgPool under Prisma 7 (@prisma/adapter-pg)', (target) 
       pool.on('acquire', onAcquire);
       const before = pool.pool.stats().checkouts;
       await prisma.item.count();
-      await prisma.$transaction(async (tx) => tx.item.count());
+      await prisma.$transaction(async (tx) => tx.item.count(), TX);
       pool.off('acquire', onAcquire);
       assert.ok(pool.pool.stats().checkouts >= before + 2, 'the query and the transaction checked out from PgPool');
       assert.ok(acquired.length >= 2, "PgPool's 'acquire' fired for Prisma's work");
@@ -94,12 +97,12 @@ await describeOnPostgres('PgPool under Prisma 7 (@prisma/adapter-pg)', (target) 
       await prisma.item.deleteMany();
       await prisma.$transaction(async (tx) => {
         await tx.item.create({ data: { v: 1 } });
-      });
+      }, TX);
       await assert.rejects(
         prisma.$transaction(async (tx) => {
           await tx.item.create({ data: { v: 2 } });
           throw new Rollback('roll back');
-        }),
+        }, TX),
         Rollback,
       );
       assert.deepEqual(await values(), [1]);
@@ -112,7 +115,7 @@ await describeOnPostgres('PgPool under Prisma 7 (@prisma/adapter-pg)', (target) 
         prisma.$transaction(async (tx) => {
           await tx.item.create({ data: { v: 3 } });
           await tx.$queryRawUnsafe('SELECT 1 / 0');
-        }),
+        }, TX),
         (error: unknown) => /division by zero/.test(messages(error)),
       );
       assert.ok(await waitFor(() => pool.pool.stats().used === 0, 5000), 'the connection came back');
@@ -135,7 +138,7 @@ await describeOnPostgres('PgPool under Prisma 7 (@prisma/adapter-pg)', (target) 
         Array.from({ length: 50 }, (_, i) =>
           i % 2 === 0
             ? prisma.$queryRawUnsafe<{ n: number }[]>('SELECT $1::int AS n', i).then((rows) => rows[0]?.n)
-            : prisma.$transaction(async (tx) => (await tx.$queryRawUnsafe<{ n: number }[]>('SELECT $1::int AS n', i))[0]?.n, { maxWait: 30_000, timeout: 30_000 }),
+            : prisma.$transaction(async (tx) => (await tx.$queryRawUnsafe<{ n: number }[]>('SELECT $1::int AS n', i))[0]?.n, TX),
         ),
       );
       sampling = false;
@@ -160,7 +163,7 @@ await describeOnPostgres('PgPool under Prisma 7 (@prisma/adapter-pg)', (target) 
     it('a connection killed mid-transaction: that request fails, the process and the pool live on', async () => {
       // Settled at once into a value: the rejection must not count as unhandled while we wait.
       const running = prisma
-        .$transaction(async (tx) => tx.$queryRawUnsafe('SELECT pg_sleep(30)'), { timeout: 60_000 })
+        .$transaction(async (tx) => tx.$queryRawUnsafe('SELECT pg_sleep(30)'), { ...TX, timeout: 60_000 })
         .then(() => null, (error: unknown) => error);
       let busy: number[] = [];
       assert.ok(
