@@ -119,6 +119,9 @@ export class PgPool extends EventEmitter {
     const Client = config.Client ?? pg?.Client;
     if (Client === undefined) throw new ArgumentError("PgPool: the 'pg' package is not installed; install it, or pass the Client option");
     this.Client = Client;
+    if (existing !== undefined && config.pgbouncer !== undefined) {
+      throw new ArgumentError("PgPool.from: option 'pgbouncer' configures a new pool's dialect; give the QueuePool pgDialect({ pgbouncer }) instead");
+    }
     this.pool = existing ?? new QueuePool<PgPoolClient>(this.#poolOptions(config));
     this.pool.on('connect', (client) => { this.emit('connect', client); });
     this.pool.on('close', (client) => { this.emit('remove', client); });
