@@ -1,6 +1,6 @@
 // Runs every compiled test file under node's test runner, with --expose-gc so the garbage-collection
 // safety net can be tested deterministically. Server suites report which server they ran against.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -25,6 +25,11 @@ async function banner() {
   const pg = await answer(servers.probePostgres, pgUrl);
   const my = await answer(servers.probeMysql, myUrl);
   const pgPlan = pg === 'answers' ? 'PostgreSQL suites run on it' : ci || process.env.LIFEGUARD_PG_URL ? 'PostgreSQL suites will FAIL' : 'PostgreSQL suites run on an embedded server';
+  const pgbouncerBinary = process.env.PGBOUNCER ?? '/usr/sbin/pgbouncer';
+  const hasPgbouncer = existsSync(pgbouncerBinary);
+  const pgbouncerPlan = hasPgbouncer
+    ? `${pgbouncerBinary} found: the PgBouncer suite runs (its own PgBouncer processes, in front of the PostgreSQL above)`
+    : `${pgbouncerBinary} missing: the PgBouncer suite ${ci ? 'will FAIL' : 'is SKIPPED'} (apt-get install pgbouncer)`;
   const myPlan = my === 'answers' ? 'MariaDB suites (mysql2 and mariadb) run on it' : ci ? 'MariaDB suites will FAIL' : 'MariaDB suites are SKIPPED';
   console.log([
     `lifeguard tests${ci ? ' (CI=true: an unreachable server fails its suites)' : ''}:`,
@@ -32,6 +37,7 @@ async function banner() {
     '  SQLite (better-sqlite3) and PGlite suites: in-process, always; the PostgreSQL restart suite: its own embedded server, always',
     `  PostgreSQL ${redactUrl(pgUrl)} ${pg}: ${pgPlan}`,
     `  MariaDB ${redactUrl(myUrl)} ${my}: ${myPlan}`,
+    `  PgBouncer: ${pgbouncerPlan}`,
     '',
   ].join('\n'));
 }

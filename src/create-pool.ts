@@ -13,6 +13,8 @@ import { openMariadb } from './drivers/mariadb/open.js';
 import { openMysql2 } from './drivers/mysql2/open.js';
 import { openPostgres } from './drivers/pg/open.js';
 import type { PgSessionReset } from './drivers/pg/dialect.js';
+import { checkBuiltInDialect, pgbouncerMode } from './drivers/pg/pgbouncer.js';
+import type { PgBouncerMode } from './drivers/pg/pgbouncer.js';
 import { openPglite } from './drivers/pglite/open.js';
 import { redactUrl } from './drivers/url.js';
 import { ArgumentError } from './errors.js';
@@ -52,6 +54,12 @@ export interface CreatePoolOptions<C> extends Omit<QueuePoolOptions<C>, 'creator
    * Values in the URL (its host, port, user, password, database and query parameters) win over these.
    */
   connectOptions?: Record<string, unknown>;
+  /**
+   * PostgreSQL only: the URL points at PgBouncer in this `pool_mode`. `'transaction'` sends no session
+   * reset (with `dialectOptions.sessionReset` as well it is an `ArgumentError`) and runs named prepared
+   * statements unnamed; `'session'` changes nothing. See README "Behind PgBouncer".
+   */
+  pgbouncer?: PgBouncerMode;
   /** Any further option is passed to the pool class (e.g. `storeTraceback` for AssertionPool). */
   [option: string]: unknown;
 }
@@ -81,7 +89,7 @@ function schemeOf(url: string): Scheme {
 
 // ------------------------------------------------------------------------------ createPool
 
-const CREATE_POOL_ONLY: ReadonlySet<string> = new Set(['poolClass', 'dialect', 'dialectOptions', 'connectOptions']);
+const CREATE_POOL_ONLY: ReadonlySet<string> = new Set(['poolClass', 'dialect', 'dialectOptions', 'connectOptions', 'pgbouncer']);
 
 /** Each scheme's driver module: its opener lives in `src/drivers/<name>/open.ts`. */
 const OPENERS: Record<Scheme, Opener> = {
@@ -122,6 +130,11 @@ export async function createPool<C = unknown>(url: string, options: CreatePoolOp
   if (typeof options !== 'object' || (options as unknown) === null) throw new ArgumentError('createPool: options must be an object');
   const scheme = schemeOf(url);
   const { poolClass, dialect } = options;
+  const pgbouncer = pgbouncerMode(options.pgbouncer, 'createPool');
+  if (pgbouncer !== undefined && scheme !== 'postgres') {
+    throw new ArgumentError(`createPool: option 'pgbouncer' is for postgres:// and postgresql:// URLs, not ${scheme}:`);
+  }
+  checkBuiltInDialect(pgbouncer, dialect, 'createPool');
   // dialectOptions and connectOptions are read by open(); the pool gets everything else.
   const poolOptions = Object.fromEntries(Object.entries(options).filter(([key]) => !CREATE_POOL_ONLY.has(key)));
   const opened = await OPENERS[scheme](url, options as CreatePoolOptions<unknown>);

@@ -19,6 +19,8 @@
  * This module never imports `pg`: it declares the few members of `Client` it uses.
  */
 import type { DriverDialect } from '../common.js';
+import { checkNoSessionReset, pgbouncerMode, runNamedStatementsUnnamed } from './pgbouncer.js';
+import type { PgBouncerMode } from './pgbouncer.js';
 import {
   anyError,
   ClosingSet,
@@ -68,6 +70,12 @@ export interface PgDialectOptions {
   sessionReset?: PgSessionReset;
   /** How long `close` waits for a polite goodbye before destroying the socket. Default 5000 ms. */
   closeTimeout?: number;
+  /**
+   * The clients talk to PostgreSQL through PgBouncer in this `pool_mode`. `'transaction'`: no session
+   * reset (combining it with `sessionReset` is an `ArgumentError`), and named prepared statements run
+   * unnamed, so they work. `'session'`: nothing changes. See README "Behind PgBouncer".
+   */
+  pgbouncer?: PgBouncerMode;
 }
 
 const KEEP_PREPARED_RESET =
@@ -149,8 +157,11 @@ function resetFor(option: PgSessionReset | undefined): ((client: PgClient) => Pr
  *
  * @example
  * const dialect = pgDialect({ sessionReset: 'discard-all' });
+ * const behindPgBouncer = pgDialect({ pgbouncer: 'transaction' });
  */
 export function pgDialect<C extends PgClient = PgClient>(options: PgDialectOptions = {}): DriverDialect<C> {
+  const pgbouncer = pgbouncerMode(options.pgbouncer, 'pgDialect');
+  checkNoSessionReset(pgbouncer, options.sessionReset, 'pgDialect', 'sessionReset');
   const sessionReset = resetFor(options.sessionReset);
   const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
   const closing = new ClosingSet();
@@ -189,6 +200,7 @@ export function pgDialect<C extends PgClient = PgClient>(options: PgDialectOptio
     unref: (client: C) => { setSocketRef(client.connection?.stream, false); },
     isDisconnect: (error: unknown) => isPgDisconnect(error),
     onConnect: (client: C, markDead: (error: unknown) => void) => {
+      if (pgbouncer === 'transaction') runNamedStatementsUnnamed(client);
       client.on('error', (error: Error) => {
         if (!closing.has(client)) markDead(error);
       });
@@ -200,3 +212,4 @@ export function pgDialect<C extends PgClient = PgClient>(options: PgDialectOptio
 }
 
 export type { DriverDialect } from '../common.js';
+export type { PgBouncerMode } from './pgbouncer.js';

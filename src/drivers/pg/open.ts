@@ -6,6 +6,7 @@ import type { Opened } from '../load.js';
 import { parseServerUrl } from '../url.js';
 import { pgDialect } from './dialect.js';
 import type { PgClient } from './dialect.js';
+import { checkNoSessionReset, pgbouncerMode } from './pgbouncer.js';
 
 interface PgModuleClient extends PgClient {
   connect(): Promise<unknown>;
@@ -13,6 +14,8 @@ interface PgModuleClient extends PgClient {
 
 export async function openPostgres(url: string, options: CreatePoolOptions<unknown>): Promise<Opened<PgModuleClient>> {
   parseServerUrl(url);
+  const pgbouncer = pgbouncerMode(options.pgbouncer, 'createPool');
+  checkNoSessionReset(pgbouncer, options.dialectOptions?.sessionReset, 'createPool', 'dialectOptions.sessionReset');
   const Client = member(await importDriver('pg', 'postgres'), 'Client', 'pg') as new (config: Record<string, unknown>) => PgModuleClient;
   const timeout = driverConnectTimeout(options);
   const connectOptions = { ...(timeout === undefined ? {} : { connectionTimeoutMillis: timeout }), ...options.connectOptions };
@@ -29,7 +32,7 @@ export async function openPostgres(url: string, options: CreatePoolOptions<unkno
       }
       return client;
     },
-    dialect: pgDialect(options.dialectOptions ?? {}),
+    dialect: pgDialect({ ...options.dialectOptions, ...(pgbouncer === undefined ? {} : { pgbouncer }) }),
     defaults: {},
   };
 }

@@ -31,6 +31,8 @@ import { invalid, optionalDuration, optionalInteger } from '../../options.js';
 import { LentFaces } from '../lent.js';
 import { pgDialect } from './dialect.js';
 import type { PgClient, PgSessionReset } from './dialect.js';
+import { checkBuiltInDialect, checkNoSessionReset, pgbouncerMode } from './pgbouncer.js';
+import type { PgBouncerMode } from './pgbouncer.js';
 
 /** A node-postgres client as PgPool drives it (`pg.Client`, or the `Client` option). */
 export interface PgPoolClient extends PgClient {
@@ -59,6 +61,12 @@ export interface PgPoolConfig extends Partial<Omit<QueuePoolOptions<PgPoolClient
   onConnect?: (client: PgPoolClient) => unknown;
   /** lifeguard's pg dialect option: reset the session on return. */
   sessionReset?: PgSessionReset;
+  /**
+   * The clients talk to PgBouncer in this `pool_mode`. `'transaction'`: no session reset (with
+   * `sessionReset` as well it is an `ArgumentError`), named prepared statements run unnamed.
+   * `'session'`: nothing changes. See README "Behind PgBouncer".
+   */
+  pgbouncer?: PgBouncerMode;
   /** Anything else goes to the `Client` (connectionString, host, user, ssl, ...). */
   [clientOption: string]: unknown;
 }
@@ -66,7 +74,7 @@ export interface PgPoolConfig extends Partial<Omit<QueuePoolOptions<PgPoolClient
 type Callback<T> = (error: Error | undefined, value?: T) => void;
 type ConnectCallback = (error: Error | undefined, client: PgPoolClient | undefined, release: (destroy?: Error | boolean) => void) => void;
 
-const POOL_ONLY = new Set(['max', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxLifetimeSeconds', 'Client', 'onConnect', 'sessionReset', 'log', 'Promise', 'poolSize']);
+const POOL_ONLY = new Set(['max', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxLifetimeSeconds', 'Client', 'onConnect', 'sessionReset', 'pgbouncer', 'log', 'Promise', 'poolSize']);
 const noop = (): void => {};
 
 interface PgModule {
@@ -116,6 +124,9 @@ export class PgPool extends EventEmitter {
     const Client = config.Client ?? pg?.Client;
     if (Client === undefined) throw new ArgumentError("PgPool: the 'pg' package is not installed; install it, or pass the Client option");
     this.Client = Client;
+    if (existing !== undefined && config.pgbouncer !== undefined) {
+      throw new ArgumentError("PgPool.from: option 'pgbouncer' configures a new pool's dialect; give the QueuePool pgDialect({ pgbouncer }) instead");
+    }
     this.pool = existing ?? new QueuePool<PgPoolClient>(this.#poolOptions(config));
     this.pool.on('connect', (client) => { this.emit('connect', this.#faces.faceOf(client)); });
     this.pool.on('close', (client) => { this.emit('remove', this.#faces.known(client)); });
@@ -135,6 +146,9 @@ export class PgPool extends EventEmitter {
     const connectionTimeout = optionalDuration('connectionTimeoutMillis', config.connectionTimeoutMillis ?? undefined, 0, false);
     const onConnect = config.onConnect;
     if (onConnect !== undefined && typeof onConnect !== 'function') throw invalid('onConnect', 'a function', onConnect);
+    const pgbouncer = pgbouncerMode(config.pgbouncer, 'PgPool');
+    checkNoSessionReset(pgbouncer, config.sessionReset, 'PgPool', 'sessionReset');
+    checkBuiltInDialect(pgbouncer, config.dialect, 'PgPool');
     const clientConfig = Object.fromEntries(Object.entries(config).filter(([key]) => !POOL_ONLY.has(key) && !LIFEGUARD_OPTIONS.has(key)));
     if ('password' in config) clientConfig.password = config.password;
     return {
@@ -155,7 +169,10 @@ export class PgPool extends EventEmitter {
         }
         return client;
       },
-      dialect: config.dialect ?? pgDialect<PgPoolClient>(config.sessionReset === undefined ? {} : { sessionReset: config.sessionReset }),
+      dialect: config.dialect ?? pgDialect<PgPoolClient>({
+        ...(config.sessionReset === undefined ? {} : { sessionReset: config.sessionReset }),
+        ...(pgbouncer === undefined ? {} : { pgbouncer }),
+      }),
       poolSize: max,
       maxOverflow: 0,
       minIdle: optionalInteger('min', config.min ?? undefined, 0, 0),
