@@ -70,7 +70,7 @@ export function replicationPlan(): string {
   return isCI ? `the replication suite will FAIL: ${missing}` : `the replication suite is SKIPPED: ${missing}`;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = createServer();
@@ -214,6 +214,9 @@ export async function startReplicationPair(): Promise<ReplicationPair> {
     await answers(primary);
     await asPostgres('pg_basebackup', ['-D', replica.dataDir, '-R', '-X', 'stream', '-c', 'fast', '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '--no-sync']);
     chmodSync(replica.dataDir, 0o700);
+    // The copied configuration names every standby synchronous; the replica has none of its own, and
+    // once promoted it must not wait for one.
+    appendFileSync(join(replica.dataDir, 'postgresql.conf'), "\nsynchronous_standby_names = ''\n");
     await pgCtlStart(replica);
     await answers(replica);
     await streams();
