@@ -46,7 +46,7 @@ if (unavailable !== null) {
   });
 } else {
   describe('several hosts and replicas on a primary + streaming replica (PostgreSQL 15, loopback)', { timeout: 180_000 }, () => {
-    let pair: ReplicationPair;
+    let pair: ReplicationPair | undefined;
     let primaryPort: number;
     let replicaPort: number;
     let closedPort: number;
@@ -57,6 +57,11 @@ if (unavailable !== null) {
       return created;
     };
 
+    const servers = (): ReplicationPair => {
+      assert.ok(pair !== undefined, 'the replication pair started');
+      return pair;
+    };
+
     before(async () => {
       pair = await startReplicationPair();
       primaryPort = pair.primary.port;
@@ -65,7 +70,7 @@ if (unavailable !== null) {
     });
     after(async () => {
       await Promise.all(pools.map((each) => each.close({ timeout: 2000 })));
-      await pair.teardown();
+      await pair?.teardown();
     });
 
     it('read-write and primary find the primary whichever order the hosts are given', async () => {
@@ -110,7 +115,8 @@ if (unavailable !== null) {
     });
 
     it('createCluster: reads round robin over the readers, writes go to the primary', async () => {
-      const cluster = await createCluster<pg.Client>({ primary: pair.primary.url, replicas: [pair.replica.url, pair.replica.url], poolSize: 2, logger: quietLogger, prePing: true });
+      const nodes = servers();
+      const cluster = await createCluster<pg.Client>({ primary: nodes.primary.url, replicas: [nodes.replica.url, nodes.replica.url], poolSize: 2, logger: quietLogger, prePing: true });
       pools.push(cluster);
       const table = uniqueName('cluster_rows');
       const writer = await cluster.connect();
@@ -138,25 +144,27 @@ if (unavailable !== null) {
     });
 
     it('createCluster: the replica stopped, reads fall back to the primary with no error; back, reads return to it after the backoff', async () => {
-      const cluster = await createCluster<pg.Client>({ primary: pair.primary.url, replicas: [pair.replica.url], poolSize: 2, logger: quietLogger, prePing: true, connectTimeout: 3000 });
+      const nodes = servers();
+      const cluster = await createCluster<pg.Client>({ primary: nodes.primary.url, replicas: [nodes.replica.url], poolSize: 2, logger: quietLogger, prePing: true, connectTimeout: 3000 });
       pools.push(cluster);
       assert.deepEqual(await landing(cluster, true), { port: replicaPort, standby: true });
-      await pair.stop(pair.replica, 'fast');
+      await nodes.stop(nodes.replica, 'fast');
       for (let i = 0; i < 5; i++) assert.deepEqual(await landing(cluster, true), { port: primaryPort, standby: false }, `read ${i} after the stop`);
       assert.equal(cluster.stats().readers[0]?.connectErrors, 1, 'the replica was tried once, then left out for the backoff');
-      await pair.start(pair.replica);
+      await nodes.start(nodes.replica);
       const back = await waitFor(async () => (await landing(cluster, true)).port === replicaPort, 15_000);
       assert.ok(back, 'reads return to the replica after its backoff');
     });
 
     it('failover: writers recover within 2 s of the promotion and no committed write is lost', async (t) => {
+      const nodes = servers();
       const table = uniqueName('failover_writes');
-      const setup = await pool(pair.primary.url);
+      const setup = await pool(nodes.primary.url);
       const pc = await setup.connect();
       await pc.connection.query(`CREATE TABLE ${table} (id int PRIMARY KEY, writer int NOT NULL)`);
       await pc.close();
       await setup.close();
-      await pair.waitForReplay();
+      await nodes.waitForReplay();
 
       // synchronous_commit=on: the primary reports a commit only once the replica has its WAL.
       const url = multiHost([primaryPort, replicaPort], 'read-write', 'options=-c%20synchronous_commit%3Don&application_name=lifeguard-failover');
@@ -189,14 +197,14 @@ if (unavailable !== null) {
       try {
         assert.ok(await waitFor(() => committed.size >= 60, 20_000), 'the writers commit on the primary');
         const failuresBefore = failures;
-        await pair.stop(pair.primary, 'immediate');
+        await nodes.stop(nodes.primary, 'immediate');
         assert.ok(await waitFor(() => failures > failuresBefore, 10_000), 'the writers see the primary go');
         const stoppedAt = performance.now();
         const beforePromotion = committed.size;
         // The promotion moment is when it is asked for: pg_ctl returns only once it has seen the
         // replica leave recovery, and writers may already be through by then.
         const promotionAskedAt = performance.now();
-        await pair.promote(pair.replica);
+        await nodes.promote(nodes.replica);
         const promotedAt = performance.now();
         assert.equal(successes.filter((time) => time > stoppedAt && time < promotionAskedAt).length, 0, 'no write succeeds between the crash and the promotion');
         assert.ok(await waitFor(() => successes.some((time) => time > promotionAskedAt), 10_000), 'the writers write again');
@@ -213,7 +221,7 @@ if (unavailable !== null) {
         await Promise.all(loops);
       }
       // Every write reported committed is on the new primary.
-      const check = await pool(pair.replica.url);
+      const check = await pool(nodes.replica.url);
       const conn = await check.connect();
       try {
         assert.equal((await conn.connection.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby')).rows[0]?.standby, false);

@@ -123,25 +123,36 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
-/** The data folders of servers this process started and has not stopped: an exit still kills them. */
-const leftovers = new Map<string, string>();
+/** The folders of pairs this process built and has not torn down (root → data folders): an exit still kills and removes them. */
+const leftovers = new Map<string, string[]>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    // Synchronous last resort: kill the servers by their postmaster.pid, then remove the folders.
-    for (const [dataDir, root] of leftovers) {
-      try {
-        const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        if (pid > 0) process.kill(pid, 'SIGQUIT');
-      } catch {
-        /* not running */
+  // Synchronous last resort: kill the servers by their postmaster.pid, then remove the folders.
+  const killLeftovers = (): void => {
+    for (const [root, dataDirs] of leftovers) {
+      for (const dataDir of dataDirs) {
+        try {
+          const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+          if (pid > 0) process.kill(pid, 'SIGQUIT');
+        } catch {
+          /* not running */
+        }
       }
       rmSync(root, { recursive: true, force: true });
     }
-  });
+    leftovers.clear();
+  };
+  process.once('exit', killLeftovers);
+  // A signal skips 'exit': clean up, then let the signal do what it would have done.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killLeftovers();
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 const CONFIG = [
@@ -180,10 +191,11 @@ export async function startReplicationPair(): Promise<ReplicationPair> {
   });
   const primary = node('primary', primaryPort);
   const replica = node('replica', replicaPort);
+  leftovers.set(root, [primary.dataDir, replica.dataDir]);
+  installExitHook();
   const running = new Set<ReplicaNode>();
 
   const pgCtlStart = async (target: ReplicaNode): Promise<void> => {
-    leftovers.set(target.dataDir, root);
     await asPostgres('pg_ctl', ['start', '-w', '-t', '60', '-D', target.dataDir, '-l', join(root, `${target.name}.log`), '-o', `-p ${target.port} -k ${root}`]);
     running.add(target);
   };
@@ -201,11 +213,10 @@ export async function startReplicationPair(): Promise<ReplicationPair> {
       if (!running.has(target)) continue;
       await asPostgres('pg_ctl', ['stop', '-w', '-m', 'immediate', '-D', target.dataDir]).catch(() => {});
       running.delete(target);
-      leftovers.delete(target.dataDir);
     }
     rmSync(root, { recursive: true, force: true });
+    leftovers.delete(root);
   };
-  installExitHook();
   try {
     await asPostgres('initdb', ['-D', primary.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '--no-instructions']);
     appendFileSync(join(primary.dataDir, 'postgresql.conf'), `\n${CONFIG}\n`);
