@@ -88,6 +88,8 @@ if (unavailable !== null) {
       }
       assert.deepEqual(await landing(await pool(multiHost([replicaPort, primaryPort]))), { port: replicaPort, standby: true }, 'no attrs: the first');
       assert.deepEqual(await landing(await pool(multiHost([primaryPort, replicaPort], 'any'))), { port: primaryPort, standby: false }, 'any: the first');
+      // One host with target_session_attrs is checked too.
+      assert.deepEqual(await landing(await pool(multiHost([replicaPort], 'standby'))), { port: replicaPort, standby: true }, 'one host');
       // prefer-standby without a standby: any host will do.
       assert.deepEqual(await landing(await pool(multiHost([closedPort, primaryPort], 'prefer-standby'))), { port: primaryPort, standby: false });
     });
