@@ -17,6 +17,7 @@ function find(dir) {
 /** Say up front which server suites run, against what (the suites' own names repeat it). */
 async function banner() {
   const servers = await import('../build/test/support/servers.js');
+  const replication = await import('../build/test/support/replication.js');
   const { redactUrl } = await import('../build/src/create-pool.js');
   const ci = process.env.CI === 'true';
   const answer = async (probe, url) => probe(url).then(() => 'answers', (error) => `does not answer (${error instanceof Error ? error.message : String(error)})`);
@@ -38,6 +39,7 @@ async function banner() {
     `  PostgreSQL ${redactUrl(pgUrl)} ${pg}: ${pgPlan}`,
     `  MariaDB ${redactUrl(myUrl)} ${my}: ${myPlan}`,
     `  PgBouncer: ${pgbouncerPlan}`,
+    `  several hosts and replicas: ${replication.replicationPlan()}`,
     '',
   ].join('\n'));
 }

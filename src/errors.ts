@@ -110,3 +110,29 @@ export class ConnectTimeoutError extends PoolError {
     this.timeout = timeout;
   }
 }
+
+/** One host of a multi-host PostgreSQL URL and what it answered when a connection was opened. */
+export interface HostAnswer {
+  /** `host:port`, as tried (IPv6 in brackets). */
+  readonly host: string;
+  /** E.g. `read-only (in recovery)`, `read-write (primary)` or the connect error's code (`ECONNREFUSED`). */
+  readonly answer: string;
+}
+
+/**
+ * No host of a PostgreSQL URL gave a session matching its `target_session_attrs` (SPEC section 14).
+ * The message names the value asked for and each host's answer; `cause` is the last connect error,
+ * if any host failed to connect. A pool counts it as a failed connect, like any other.
+ */
+export class NoMatchingHostError extends PoolError {
+  override readonly code = 'NO_MATCHING_HOST';
+  readonly targetSessionAttrs: string;
+  readonly hosts: readonly HostAnswer[];
+
+  constructor(targetSessionAttrs: string, hosts: readonly HostAnswer[], options?: { cause?: unknown }) {
+    const answers = hosts.map((entry) => `${entry.host}: ${entry.answer}`).join('; ');
+    super(`no host matches target_session_attrs=${targetSessionAttrs} (${answers})`, options);
+    this.targetSessionAttrs = targetSessionAttrs;
+    this.hosts = hosts;
+  }
+}

@@ -16,12 +16,13 @@ export {
   DisconnectionError,
   InvalidatePoolError,
   InvalidRequestError,
+  NoMatchingHostError,
   PoolAssertionError,
   PoolClosedError,
   PoolError,
   PoolTimeoutError,
 } from './errors.js';
-export type { PoolTimeoutCounts, PoolTimeoutPhase } from './errors.js';
+export type { HostAnswer, PoolTimeoutCounts, PoolTimeoutPhase } from './errors.js';
 export { POOL_EVENT_NAMES } from './events.js';
 export type { PoolEventName, PoolEvents, PoolListener, ResetState } from './events.js';
 export type { EchoLevel, Logger } from './logging.js';
@@ -43,4 +44,6 @@ export { SingletonContextPool } from './pools/singleton-context-pool.js';
 export type { SingletonContextPoolOptions } from './pools/singleton-context-pool.js';
 export { StaticPool } from './pools/static-pool.js';
 export { createPool, redactUrl } from './create-pool.js';
+export { Cluster, createCluster, REPLICA_BACKOFF_MAX_MS, REPLICA_BACKOFF_MIN_MS } from './cluster.js';
+export type { ClusterConnectOptions, ClusterOptions, ClusterStats } from './cluster.js';
 export type { CreatePoolDialectOptions, CreatePoolOptions } from './create-pool.js';
