@@ -99,14 +99,15 @@ function histogramAt(data: MetricData, attributes: Record<string, string>): Hist
 describe('lifeguard/otel: instrumentPool', () => {
   it('emits every metric with its semantic-convention name, type, unit, attributes and value after a scripted workload', async () => {
     const driver = new MockDriver();
-    const pool = new QueuePool<MockConnection>({ creator: driver.creator, dialect: driver.dialect, poolSize: 2, maxOverflow: 1, timeout: 30, loggingName: 'orders' });
+    const pool = new QueuePool<MockConnection>({ creator: driver.creator, dialect: driver.dialect, poolSize: 2, maxOverflow: 1, timeout: 1000, loggingName: 'orders' });
     const sdk = otelSdk();
     kindsOf = sdk.kinds;
     const instrumentation = instrumentPool(pool, { meterProvider: sdk.provider });
     const pool1 = { [POOL_NAME]: 'orders' };
 
-    // Three connections (one overflow), held 20 ms each; a fourth caller times out; a fifth waits
-    // for the first return and is served.
+    // Three connections (one overflow), held 20 ms each; a fourth caller times out (after 1 s); a
+    // fifth waits for the first return and is served (the timeout is long enough that a busy
+    // machine cannot time it out too).
     const held = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
     await assert.rejects(pool.connect(), PoolTimeoutError);
     const waiter = pool.connect();
