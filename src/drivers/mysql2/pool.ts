@@ -43,8 +43,10 @@ export interface Mysql2PoolConnection extends Mysql2CoreConnection {
   query(...args: unknown[]): Mysql2Query;
   execute(...args: unknown[]): Mysql2Query;
   connect(callback: (error: Error | null) => void): void;
-  /** Give the connection back (set on the connections a Mysql2Pool lends). */
+  /** Give the connection back (on the connections a Mysql2Pool lends). */
   release(): void;
+  /** mysql2's promise-API view of the connection (`PromisePoolConnection` on a lent one). */
+  promise(promiseImpl?: PromiseConstructorLike): unknown;
 }
 
 /** mysql2's `Query` command: an event emitter with `stream()`. */
@@ -385,10 +387,10 @@ export class Mysql2Pool extends EventEmitter {
    * connections close, and `callback` runs once every checked-out connection has been released and
    * closed. Calling it again waits for the same end.
    */
-  end(callback?: (error?: Error | null) => void): void {
+  end(callback?: (error?: Error) => void): void {
     this.#ended ??= this.queuePool.close();
     this.#ended.then(
-      () => { if (callback !== undefined) process.nextTick(callback, null); },
+      () => { if (callback !== undefined) process.nextTick(callback); },
       (error: unknown) => {
         if (callback !== undefined) process.nextTick(callback, asError(error));
         else this.#failed(error);
