@@ -43,8 +43,11 @@ export interface Mysql2CoreConnection {
   destroy(): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
-  /** Queues a command: only callback-API connections have it (how the dialect tells the two apart). */
-  addCommand(command: unknown): unknown;
+  /**
+   * Queues a command. Only callback-API connections have it: that is how the dialect tells the two
+   * APIs apart at run time (optional here because mysql2's own typings leave it out).
+   */
+  addCommand?(command: unknown): unknown;
   readonly stream?: Mysql2Socket;
 }
 
