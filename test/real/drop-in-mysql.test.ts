@@ -16,6 +16,7 @@ import type { Pool as Mysql2PromisePool, PoolConnection as Mysql2PromiseConnecti
 import { Kysely, MysqlDialect, sql as ksql } from 'kysely';
 import { drizzle } from 'drizzle-orm/mysql2';
 import { sql as dsql } from 'drizzle-orm';
+import { int, mysqlTable } from 'drizzle-orm/mysql-core';
 import knex from 'knex';
 import { ArgumentError } from '../../src/index.js';
 import { Mysql2Pool } from '../../src/drivers/mysql2/index.js';
@@ -320,6 +321,36 @@ function suite(target: ServerTarget): void {
     });
   });
 
+  describe('streaming: Kysely stream() and Drizzle iterator() (query().stream() on the lent connection, then release or end())', () => {
+    const db = database('lg_m2_stream');
+    before(async () => {
+      await ensure(db.name);
+      await admin.query(`INSERT INTO ${db.name}.t (v) VALUES (1), (2), (3)`);
+    });
+
+    it('Kysely MysqlDialect stream()', async () => {
+      const pool = new Mysql2Pool({ uri: db.uri, connectionLimit: 1, logger: quietLogger });
+      const k = new Kysely<{ t: { v: number } }>({ dialect: new MysqlDialect({ pool: pool as unknown as Mysql2NativePool }) });
+      const seen: number[] = [];
+      for await (const row of k.selectFrom('t').select('v').orderBy('v').stream()) seen.push(row.v);
+      assert.deepEqual(seen, [1, 2, 3]);
+      assert.ok(await waitFor(() => pool.queuePool.stats().used === 0, 2000), 'the connection came back');
+      await k.destroy();
+    });
+
+    it('Drizzle mysql2 iterator() (it ends the core connection: a release)', async () => {
+      const pool = new Mysql2Pool({ uri: db.uri, connectionLimit: 1, logger: quietLogger });
+      const d = drizzle({ client: pool as unknown as Mysql2NativePool });
+      const t = mysqlTable('t', { v: int('v') });
+      const seen: (number | null)[] = [];
+      for await (const row of d.select().from(t).orderBy(t.v).iterator()) seen.push(row.v);
+      assert.deepEqual(seen, [1, 2, 3]);
+      assert.ok(await waitFor(() => pool.queuePool.stats().used === 0, 2000), 'the connection came back');
+      assert.equal(pool.queuePool.stats().closed, 0, 'released, not closed');
+      await end(pool);
+    });
+  });
+
   describe('Mysql2Pool as mysql2 Pool', () => {
     const db = database('lg_m2_api');
     before(() => ensure(db.name));
@@ -372,6 +403,17 @@ function suite(target: ServerTarget): void {
       await assert.rejects(getConnection(pool), /Pool is closed\./);
       for (const event of ['connection', 'acquire', 'release', 'enqueue']) assert.ok(seen.includes(event), `'${event}' fired (${seen.join(', ')})`);
       assert.equal(seen.filter((event) => event === 'connection').length, 1, 'one driver connection in all');
+    });
+
+    it("'error': a failure nobody awaits (execute without a callback) goes to the event, never a crash", async () => {
+      const pool = make();
+      const errors: unknown[] = [];
+      pool.on('error', (error: unknown) => errors.push(error));
+      pool.execute('SELECT * FROM no_such_table', []);
+      assert.ok(await waitFor(() => errors.length === 1, 2000));
+      assert.match(messages(errors[0]), /doesn't exist/);
+      assert.ok(await waitFor(() => pool.queuePool.stats().used === 0, 2000));
+      await end(pool);
     });
 
     it("'connection' listeners get the lent object before its first use (session set-up)", async () => {
