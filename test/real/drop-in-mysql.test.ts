@@ -386,6 +386,10 @@ function suite(target: ServerTarget): void {
         pool.query('SELECT 3 AS n', undefined, (error, rows) => { if (error) reject(error); else resolve(rows); });
       });
       assert.deepEqual(viaCallbackOnly, [{ n: 3 }]);
+      const twoArguments = await new Promise<unknown>((resolve, reject) => {
+        pool.query('SELECT 6 AS n', (error: Error | null, rows?: unknown) => { if (error) reject(error); else resolve(rows); });
+      });
+      assert.deepEqual(twoArguments, [{ n: 6 }]);
       const executed = await new Promise<unknown>((resolve, reject) => {
         pool.execute('SELECT ? AS e', [9], (error, rows) => { if (error) reject(error); else resolve(rows); });
       });
@@ -413,6 +417,16 @@ function suite(target: ServerTarget): void {
       assert.ok(await waitFor(() => errors.length === 1, 2000));
       assert.match(messages(errors[0]), /doesn't exist/);
       assert.ok(await waitFor(() => pool.queuePool.stats().used === 0, 2000));
+      await end(pool);
+    });
+
+    it("a throwing 'acquire' listener fails that checkout, and the connection comes back", async () => {
+      const pool = make();
+      pool.once('acquire', () => { throw new Error('acquire listener failed'); });
+      await assert.rejects(getConnection(pool), /acquire listener failed/);
+      assert.ok(await waitFor(() => pool.queuePool.stats().used === 0, 2000));
+      const conn = await getConnection(pool);
+      conn.release();
       await end(pool);
     });
 

@@ -263,7 +263,18 @@ export class Mysql2Pool extends EventEmitter {
       this.emit('enqueue');
     }
     this.queuePool.connect().then(
-      (pc) => { process.nextTick(callback, null, this.#lend(pc)); },
+      (pc) => {
+        const lent = this.#lend(pc);
+        try {
+          this.emit('acquire', lent);
+        } catch (error) {
+          // A throwing 'acquire' listener fails this checkout; the connection goes back.
+          this.#giveBack(lent, false);
+          process.nextTick(callback, asError(error));
+          return;
+        }
+        process.nextTick(callback, null, lent);
+      },
       (error: unknown) => { process.nextTick(callback, this.#checkoutError(error)); },
     );
   }
@@ -274,7 +285,6 @@ export class Mysql2Pool extends EventEmitter {
     if (lent === undefined) lent = lentConnection(conn, this.#lender);
     else this.#idle.delete(conn);
     this.#checkouts.set(lent, pc);
-    this.emit('acquire', lent);
     return lent;
   }
 
