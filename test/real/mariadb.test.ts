@@ -1,4 +1,4 @@
-// The mysql2 and MariaDB-connector dialects against a real MariaDB: the shared contract, session
+// The mysql2 (promise and callback APIs) and MariaDB-connector dialects against a real MariaDB: the shared contract, session
 // reset (COM_RESET_CONNECTION), kills under load, and connect failures. Skipped loudly when no
 // server answers, except under CI=true, where that is a failure.
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { isReachable, mysqlServer } from '../support/servers.js';
 import { connOf, harnessPool, quietLogger, runDialectContract } from './contract.js';
 import { runDisconnectSuite } from './disconnects.js';
 import { runLifecycleSuite } from './lifecycle.js';
-import { mariadbDriver, mysql2Driver, mysqlDisconnectHarness, mysqlHarness } from './mysql-harness.js';
+import { mariadbDriver, mysql2CoreDriver, mysql2Driver, mysqlDisconnectHarness, mysqlHarness } from './mysql-harness.js';
 import type { MysqlDriver } from './mysql-harness.js';
 
 const target = await mysqlServer();
@@ -146,5 +146,6 @@ if (!isReachable(target)) {
   }
 } else {
   suite(mysql2Driver, target.url, target.label, mysql2Dialect({ sessionReset: true }));
+  suite(mysql2CoreDriver, target.url, target.label, mysql2Dialect({ sessionReset: true }));
   suite(mariadbDriver, target.url, target.label, mariadbDialect({ sessionReset: true }));
 }

@@ -2,6 +2,7 @@
 // connection that lists and kills the sessions connected to one throwaway database.
 import * as mariadb from 'mariadb';
 import mysql from 'mysql2/promise';
+import mysqlCore from 'mysql2';
 import { QueuePool } from '../../src/index.js';
 import type { Dialect, QueuePoolOptions } from '../../src/index.js';
 import { mariadbDialect } from '../../src/drivers/mariadb/index.js';
@@ -12,6 +13,7 @@ import type { DialectHarness } from './contract.js';
 import type { DisconnectHarness, ServerSession } from './disconnects.js';
 
 export type Mysql2Conn = mysql.Connection;
+export type Mysql2CoreConn = mysqlCore.Connection;
 export type MariadbConn = mariadb.Connection;
 
 /** An admin connection (mysql2) on the server's default database. */
@@ -93,6 +95,31 @@ export const mysql2Driver: MysqlDriver<Mysql2Conn> = {
   dialect: mysql2Dialect<Mysql2Conn>(),
   open: (url) => mysql.createConnection({ uri: url }),
   query: async (conn, sql) => (await conn.query(sql))[0],
+  threadId: (conn) => conn.threadId,
+};
+
+/** mysql2's callback API (what Mysql2Pool pools): the same dialect, driving callbacks. */
+export const mysql2CoreDriver: MysqlDriver<Mysql2CoreConn> = {
+  name: 'mysql2 callback-API',
+  dialect: mysql2Dialect<Mysql2CoreConn>(),
+  open: (url) =>
+    new Promise((resolve, reject) => {
+      const conn = mysqlCore.createConnection({ uri: url });
+      conn.connect((error) => {
+        if (error === null) resolve(conn);
+        else {
+          conn.destroy();
+          reject(error);
+        }
+      });
+    }),
+  query: (conn, sql) =>
+    new Promise((resolve, reject) => {
+      conn.query(sql, (error, rows) => {
+        if (error === null) resolve(rows);
+        else reject(error);
+      });
+    }),
   threadId: (conn) => conn.threadId,
 };
 
