@@ -62,18 +62,17 @@ export class LentFaces<Conn extends object> {
     return face;
   }
 
-  /**
-   * The checkout behind `face`, which stops being out; undefined if it is not out (released
-   * already, or never lent). `keep`: the connection goes back to the pool, so its face is kept
-   * for the next checkout (false when it is being destroyed).
-   */
-  take(face: Conn, keep: boolean): PooledConnection<Conn> | undefined {
+  /** The checkout behind `face`, which stops being out; undefined if it is not out (released already, or never lent). */
+  take(face: Conn): PooledConnection<Conn> | undefined {
     const pc = this.#out.get(face);
-    if (pc === undefined) return undefined;
-    this.#out.delete(face);
-    const conn = this.#target.get(face);
-    if (keep && conn !== undefined) this.#idle.set(conn, face);
+    if (pc !== undefined) this.#out.delete(face);
     return pc;
+  }
+
+  /** A face taken back whose connection goes back to the pool: kept for the connection's next checkout. */
+  keep(face: Conn): void {
+    const conn = this.#target.get(face);
+    if (conn !== undefined) this.#idle.set(conn, face);
   }
 
   /** Whether `face` is out (lent and not yet taken back). */

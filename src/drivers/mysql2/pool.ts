@@ -4,7 +4,7 @@
  * Drizzle's `drizzle-orm/mysql2` and Knex's `connectionPool` run on lifeguard unchanged.
  *
  * What makes it a drop-in:
- * - `getConnection(cb)` hands out the driver connection seen through a proxy (`pool-connection.ts`):
+ * - `getConnection(cb)` hands out the driver connection seen through a proxy (`../lent.ts`):
  *   the same object for the same driver connection on every checkout (Kysely keys its state by it),
  *   with `release()` (never throws; a failure goes to the `'error'` event, or the log), `destroy()`
  *   (the connection is closed and the slot comes back), `end()` (a release, as a pooled mysql2
@@ -34,7 +34,7 @@ import { driverConnectTimeout } from '../load.js';
 import { isMysqlDisconnect } from '../mysql-family.js';
 import { mysql2Dialect } from './dialect.js';
 import type { Mysql2CoreConnection } from './dialect.js';
-import { lentConnection } from './pool-connection.js';
+import { LentFaces } from '../lent.js';
 
 /** A mysql2 callback-API connection as Mysql2Pool drives and lends it. */
 export interface Mysql2PoolConnection extends Mysql2CoreConnection {
@@ -155,10 +155,8 @@ export class Mysql2Pool extends EventEmitter {
   readonly #mysql2: { core: Mysql2Module; promise: Mysql2PromiseModule };
   readonly #gracefulEnd: boolean;
   readonly #promiseImpl: unknown;
-  /** The checkout behind each lent connection while it is out (keyed by the lent proxy, which only the caller holds). */
-  readonly #checkouts = new WeakMap<Mysql2PoolConnection, PooledConnection<Mysql2PoolConnection>>();
-  /** The lent face of each idle driver connection, kept while it is idle so the next checkout gets the same object. */
-  readonly #idle = new WeakMap<Mysql2PoolConnection, Mysql2PoolConnection>();
+  /** The face each connection is lent as (the same object every time), and the checkout behind each face that is out. */
+  readonly #faces = new LentFaces<Mysql2PoolConnection>((face) => this.#members(face));
   #ended: Promise<void> | undefined;
 
   constructor(config: Mysql2PoolConfig | string = {}, existing?: QueuePool<Mysql2PoolConnection>) {
@@ -208,11 +206,7 @@ export class Mysql2Pool extends EventEmitter {
     }
     // A new driver connection gets its lent face now, so 'connection' listeners see the object
     // `getConnection` will hand out (and can run session set-up on it before its first use).
-    this.queuePool.on('connect', (conn) => {
-      const lent = lentConnection(conn, this.#lender);
-      this.#idle.set(conn, lent);
-      this.emit('connection', lent);
-    });
+    this.queuePool.on('connect', (conn) => { this.emit('connection', this.#faces.faceOf(conn)); });
   }
 
   /** A mysql2 `Pool` face for an existing lifeguard pool of mysql2 callback-API connections. */
@@ -238,13 +232,27 @@ export class Mysql2Pool extends EventEmitter {
     });
   }
 
-  /** What a lent connection's `release`/`destroy`/`end`/`promise` call. */
-  readonly #lender = {
-    release: (lent: Mysql2PoolConnection): void => { this.#giveBack(lent, false); },
-    destroy: (lent: Mysql2PoolConnection): void => { this.#giveBack(lent, true); },
-    end: (lent: Mysql2PoolConnection): void => { this.#giveBack(lent, this.#gracefulEnd); },
-    promise: (lent: Mysql2PoolConnection, promiseImpl: unknown): unknown => new this.#mysql2.promise.PromisePoolConnection(lent, promiseImpl ?? this.#promiseImpl),
-  };
+  /**
+   * What a lent connection adds to the driver connection, as mysql2's `PoolConnection` has it:
+   * `release()`, `destroy()` (gives the slot back), `end()` (a release; with `gracefulEnd` a close),
+   * `promise()` and `Symbol.dispose`. Everything else is the driver connection's own.
+   */
+  #members(lent: Mysql2PoolConnection): ReadonlyMap<PropertyKey, unknown> {
+    const release = (): void => { this.#giveBack(lent, false); };
+    return new Map<PropertyKey, unknown>([
+      ['release', release],
+      ['destroy', () => { this.#giveBack(lent, true); }],
+      [
+        'end',
+        (callback?: unknown) => {
+          this.#giveBack(lent, this.#gracefulEnd);
+          if (typeof callback === 'function') process.nextTick(callback);
+        },
+      ],
+      ['promise', (promiseImpl?: unknown) => new this.#mysql2.promise.PromisePoolConnection(lent, promiseImpl ?? this.#promiseImpl)],
+      [Symbol.dispose, release],
+    ]);
+  }
 
   /** Check a connection out: `callback(err, connection)`, called asynchronously. */
   getConnection(callback: ConnectionCallback): void {
@@ -280,12 +288,7 @@ export class Mysql2Pool extends EventEmitter {
   }
 
   #lend(pc: PooledConnection<Mysql2PoolConnection>): Mysql2PoolConnection {
-    const conn = pc.connection;
-    let lent = this.#idle.get(conn);
-    if (lent === undefined) lent = lentConnection(conn, this.#lender);
-    else this.#idle.delete(conn);
-    this.#checkouts.set(lent, pc);
-    return lent;
+    return this.#faces.lend(pc);
   }
 
   /** lifeguard's errors in mysql2's words (the original as `cause`). */
@@ -301,9 +304,8 @@ export class Mysql2Pool extends EventEmitter {
    * to the `'error'` event (or the log when nobody listens).
    */
   #giveBack(lent: Mysql2PoolConnection, destroy: boolean): void {
-    const pc = this.#checkouts.get(lent);
+    const pc = this.#faces.take(lent);
     if (pc === undefined) return;
-    this.#checkouts.delete(lent);
     this.emit('release', lent);
     // Not valid: the pool already terminated it (`close({ timeout })`); closing the checkout ends it.
     const conn = pc.isValid ? pc.connection : undefined;
@@ -312,7 +314,7 @@ export class Mysql2Pool extends EventEmitter {
     else if (destroy) done = pc.invalidate();
     else if (isBroken(conn)) done = pc.invalidate(new Error('Connection lost: mysql2 marked the connection unusable'));
     else {
-      this.#idle.set(conn, lent);
+      this.#faces.keep(lent);
       done = pc.close();
     }
     done.catch((failure: unknown) => { this.#failed(failure, lent); });
@@ -326,7 +328,7 @@ export class Mysql2Pool extends EventEmitter {
 
   /** Give a lent connection back (mysql2's `pool.releaseConnection(conn)`). */
   releaseConnection(connection: Mysql2PoolConnection): void {
-    if (this.#checkouts.has(connection)) this.#giveBack(connection, false);
+    if (this.#faces.isOut(connection)) this.#giveBack(connection, false);
   }
 
   /**

@@ -204,8 +204,9 @@ export class PgPool extends EventEmitter {
   #release(client: PgPoolClient, destroy: Error | boolean | undefined): void {
     const error = destroy instanceof Error ? destroy : undefined;
     const destroying = destroy === true || error !== undefined;
-    const pc = this.#faces.take(client, !destroying);
+    const pc = this.#faces.take(client);
     if (pc === undefined) throw new Error('Release called on client which has already been released to the pool.');
+    if (!destroying) this.#faces.keep(client);
     this.emit('release', error, client);
     const done = destroying ? pc.invalidate(error) : pc.close();
     done.catch((failure: unknown) => { this.#failed(failure, client); });
