@@ -156,7 +156,7 @@ async function openTransactions(admin: MysqlAdmin, ids: readonly number[]): Prom
 function getConnection(pool: Mysql2Pool): Promise<Mysql2PoolConnection> {
   return new Promise((resolve, reject) => {
     pool.getConnection((error, conn) => {
-      if (error !== null || conn === undefined) reject(error ?? new Error('no connection'));
+      if (error !== null) reject(error);
       else resolve(conn);
     });
   });

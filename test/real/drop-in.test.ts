@@ -43,7 +43,7 @@ function messages(error: unknown): string {
 }
 
 function kyselyOn(pool: PgPool): Library {
-  const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }) });
+  const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool }) });
   return {
     name: 'Kysely PostgresDialect',
     query: async () => Number((await ksql<{ n: number }>`SELECT 1 AS n`.execute(db)).rows[0]?.n),
@@ -227,13 +227,13 @@ await describeOnPostgres('PgPool under Kysely, Drizzle, Knex and TypeORM', (targ
     it('release(true) and release(err) destroy the client; the next connect opens a new one', async () => {
       const pool = new PgPool({ connectionString: url, max: 1, logger: quietLogger });
       const first = await pool.connect();
-      first.release?.(true);
+      first.release(true);
       const second = await pool.connect();
       assert.notEqual(second, first);
-      second.release?.(new Error('broken'));
+      second.release(new Error('broken'));
       const third = await pool.connect();
       assert.notEqual(third, second);
-      third.release?.();
+      third.release();
       await pool.end();
     });
 
@@ -244,9 +244,9 @@ await describeOnPostgres('PgPool under Kysely, Drizzle, Knex and TypeORM', (targ
       await (async () => {
         // In a scope of its own: with max 1 the leaked checkout below gets this same object.
         const kept = await pool.connect();
-        kept.release?.();
+        kept.release();
         assert.equal(await pool.connect(), kept, 'a released client is kept for the next checkout: the same object');
-        kept.release?.();
+        kept.release();
       })();
       await (async () => {
         const leaked = await pool.connect();
@@ -263,7 +263,7 @@ await describeOnPostgres('PgPool under Kysely, Drizzle, Knex and TypeORM', (targ
       assert.ok(await waitFor(async () => (await sessions()) === 0, 5000), 'its connection was terminated on the server');
       const next = await pool.connect();
       assert.deepEqual(((await next.query('SELECT 3 AS n')) as pg.QueryResult).rows, [{ n: 3 }]);
-      next.release?.();
+      next.release();
       await pool.end();
     });
 
@@ -284,14 +284,14 @@ await describeOnPostgres('PgPool under Kysely, Drizzle, Knex and TypeORM', (targ
       assert.deepEqual(seen, [first]);
       const { rows } = (await first.query('SHOW application_name')) as pg.QueryResult<{ application_name: string }>;
       assert.equal(rows[0]?.application_name, 'lg_onconnect');
-      first.release?.(true);
+      first.release(true);
       refuse = true;
       await assert.rejects(pool.connect(), /onConnect refused/);
       assert.equal(pool.totalCount, 0, 'the refused client was discarded');
       refuse = false;
       const second = await pool.connect();
       assert.equal(seen.length, 2);
-      second.release?.();
+      second.release();
       await pool.end();
     });
 

@@ -53,7 +53,9 @@ export interface Mysql2PoolConnection extends Mysql2CoreConnection {
 export interface Mysql2Query extends EventEmitter {
   onResult?: ((error: Error | null, ...results: unknown[]) => void) | undefined;
   namedPlaceholders?: unknown;
-  stream(options?: Record<string, unknown>): NodeJS.ReadableStream;
+  /** A readable stream of the rows. Typed loosely, as `PgPoolClient.query` is, so that Kysely's `MysqlDialect` takes a `Mysql2Pool` without a cast. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mysql2's types are the app's, not lifeguard's
+  stream(options?: object): any;
 }
 
 /** mysql2's pool options (and any connection option), plus lifeguard's. */
@@ -95,7 +97,8 @@ export interface Mysql2PoolSettings {
   readonly connectionConfig: Record<string, unknown>;
 }
 
-type ConnectionCallback = (error: Error | null, connection?: Mysql2PoolConnection) => void;
+/** As mysql2 types it: `connection` is there whenever `error` is null. */
+type ConnectionCallback = (error: Error | null, connection: Mysql2PoolConnection) => void;
 type ResultCallback = (error: Error | null, ...results: unknown[]) => void;
 
 interface Mysql2Module {
@@ -340,8 +343,8 @@ export class Mysql2Pool extends EventEmitter {
     const query = core.createQuery(sql, values, callback, this.config.connectionConfig);
     if (query.namedPlaceholders === undefined) query.namedPlaceholders = this.config.connectionConfig.namedPlaceholders;
     this.getConnection((error, conn) => {
-      if (error !== null || conn === undefined) {
-        const failure = error ?? new Error('no connection');
+      if (error !== null) {
+        const failure = error;
         if (typeof query.onResult === 'function') query.onResult(failure);
         else query.emit('error', failure);
         return;
@@ -375,8 +378,8 @@ export class Mysql2Pool extends EventEmitter {
     }
     const cb: ResultCallback = done ?? ((error) => { if (error !== null) this.#failed(error); });
     this.getConnection((error, conn) => {
-      if (error !== null || conn === undefined) {
-        cb(error ?? new Error('no connection'));
+      if (error !== null) {
+        cb(error);
         return;
       }
       let queryError: unknown = null;

@@ -37,10 +37,15 @@ import type { PgBouncerMode } from './pgbouncer.js';
 /** A node-postgres client as PgPool drives it (`pg.Client`, or the `Client` option). */
 export interface PgPoolClient extends PgClient {
   connect(): Promise<unknown>;
-  query(...args: unknown[]): Promise<unknown>;
+  /**
+   * pg's own `query`, in all its forms. Typed loosely on purpose: lifeguard does not depend on
+   * `@types/pg`, and this is what lets Kysely's `PostgresDialect` take a `PgPool` without a cast.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above: pg's types are the app's, not lifeguard's
+  query(...args: any[]): any;
   on(event: string, listener: (...args: never[]) => void): unknown;
-  /** Set on each checkout, as pg.Pool does. */
-  release?: (destroy?: Error | boolean) => void;
+  /** Gives the client back (`release(err)` / `release(true)` destroys it), as on a pg.Pool client. */
+  release: (destroy?: Error | boolean) => void;
 }
 
 /** `pg.Pool`'s options (passed to each `Client` too), plus lifeguard's. */
@@ -189,7 +194,7 @@ export class PgPool extends EventEmitter {
     const got = this.ending ? Promise.reject(new Error('Cannot use a pool after calling end on the pool')) : this.pool.connect().then((pc) => this.#lend(pc));
     if (callback === undefined) return got;
     got.then(
-      (client) => { callback(undefined, client, client.release ?? noop); },
+      (client) => { callback(undefined, client, client.release); },
       (error: unknown) => { callback(asError(error), undefined, noop); },
     );
     return undefined;
@@ -236,12 +241,12 @@ export class PgPool extends EventEmitter {
     const run = async (): Promise<unknown> => {
       const pc = await this.connect();
       try {
-        const result = await pc.query(...args);
-        pc.release?.();
+        const result: unknown = await pc.query(...args);
+        pc.release();
         return result;
       } catch (error) {
         // A broken connection is dropped; a query error leaves it usable (pg does the same).
-        pc.release?.(this.pool._dialect.isDisconnect?.(error) === true ? asError(error) : undefined);
+        pc.release(this.pool._dialect.isDisconnect?.(error) === true ? asError(error) : undefined);
         throw error;
       }
     };
