@@ -47,7 +47,7 @@ function messages(error: unknown): string {
 }
 
 function kyselyOn(pool: Mysql2Pool): Library {
-  const db = new Kysely<Record<string, never>>({ dialect: new MysqlDialect({ pool: pool as unknown as Mysql2NativePool }) });
+  const db = new Kysely<Record<string, never>>({ dialect: new MysqlDialect({ pool: pool }) });
   return {
     name: 'Kysely MysqlDialect',
     query: async () => Number((await ksql<{ n: number }>`SELECT 1 AS n`.execute(db)).rows[0]?.n),
@@ -330,7 +330,7 @@ function suite(target: ServerTarget): void {
 
     it('Kysely MysqlDialect stream()', async () => {
       const pool = new Mysql2Pool({ uri: db.uri, connectionLimit: 1, logger: quietLogger });
-      const k = new Kysely<{ t: { v: number } }>({ dialect: new MysqlDialect({ pool: pool as unknown as Mysql2NativePool }) });
+      const k = new Kysely<{ t: { v: number } }>({ dialect: new MysqlDialect({ pool: pool }) });
       const seen: number[] = [];
       for await (const row of k.selectFrom('t').select('v').orderBy('v').stream()) seen.push(row.v);
       assert.deepEqual(seen, [1, 2, 3]);
