@@ -24,6 +24,7 @@ import type { Mysql2PoolConfig, Mysql2PoolConnection } from '../../src/drivers/m
 import { isReachable, mysqlServer, uniqueName, withDatabase } from '../support/servers.js';
 import type { ServerTarget } from '../support/servers.js';
 import { quietLogger, waitFor } from './contract.js';
+import { messages, peakDuring, Rollback, theOneBusy } from './drop-in-support.js';
 import { MysqlAdmin } from './mysql-harness.js';
 
 /** What each library does on the pool, written the way its users write it. */
@@ -35,15 +36,6 @@ interface Library {
   /** A transaction that sleeps on the server until killed. */
   longTransaction(): Promise<void>;
   destroy(): Promise<void>;
-}
-
-class Rollback extends Error {}
-
-/** An error's message and its causes' (Drizzle wraps the driver's error in "Failed query: ..."). */
-function messages(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.message);
-  return parts.join(' <- ');
 }
 
 function kyselyOn(pool: Mysql2Pool): Library {
@@ -256,17 +248,7 @@ function suite(target: ServerTarget): void {
       });
 
       it('50 concurrent callers on a pool of 5: all served, the server never sees more than 5', async () => {
-        let peak = 0;
-        let sampling = true;
-        const sampler = (async () => {
-          while (sampling) {
-            peak = Math.max(peak, (await sessions()).length);
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-        })();
-        const results = await Promise.all(Array.from({ length: 50 }, () => lib.query()));
-        sampling = false;
-        await sampler;
+        const { result: results, peak } = await peakDuring(async () => (await sessions()).length, () => Promise.all(Array.from({ length: 50 }, () => lib.query())));
         assert.deepEqual(new Set(results), new Set([1]));
         assert.ok(peak >= 1 && peak <= 5, `the server saw at most 5 sessions (peak ${peak})`);
         const stats = pool.queuePool.stats();
@@ -285,14 +267,7 @@ function suite(target: ServerTarget): void {
       it('a connection killed mid-transaction: that request fails, the process and the pool live on', async () => {
         // Settled at once into a value: the rejection must not count as unhandled while we wait.
         const running = lib.longTransaction().then(() => null, (error: unknown) => error);
-        let busy: number[] = [];
-        assert.ok(
-          await waitFor(async () => {
-            busy = (await sessions()).filter((session) => session.info?.startsWith('SELECT SLEEP') === true).map((session) => session.id);
-            return busy.length === 1;
-          }, 5000),
-          'the transaction is running on the server',
-        );
+        const busy = await theOneBusy(async () => (await sessions()).filter((session) => session.info?.startsWith('SELECT SLEEP') === true).map((session) => session.id), 'the transaction is running on the server');
         await admin.kill(busy);
         const failure = await running;
         assert.ok(failure instanceof Error, 'the request failed');

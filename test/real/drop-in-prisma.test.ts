@@ -17,22 +17,14 @@ import { describeOnPostgres, uniqueName, withParam } from '../support/servers.js
 import { generatePrismaClient, removeGeneratedPrismaClient } from '../support/prisma.js';
 import type { GeneratedPrismaClient, PrismaItems } from '../support/prisma.js';
 import { quietLogger, waitFor } from './contract.js';
+import { messages, peakDuring, Rollback, theOneBusy } from './drop-in-support.js';
 import { PgAdmin } from './pg-harness.js';
 
 /** The `pg` that @prisma/adapter-pg itself loads: its `instanceof pg.Pool` is the one that counts. */
 const adapterPg = createRequire(createRequire(import.meta.url).resolve('@prisma/adapter-pg'))('pg') as { Pool: abstract new (...args: never[]) => object };
 
-class Rollback extends Error {}
-
 /** Prisma's defaults (2 s to start, 5 s to run) are for apps; this machine is shared, and a slow start is not what is tested. */
 const TX = { maxWait: 15_000, timeout: 15_000 };
-
-/** An error's message and its causes' (Prisma wraps the driver's error). */
-function messages(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.message);
-  return parts.join(' <- ');
-}
 
 await describeOnPostgres('PgPool under Prisma 7 (@prisma/adapter-pg)', (target) => {
   const admin = new PgAdmin(target.url);
@@ -126,23 +118,13 @@ await describeOnPostgres('PgPool under Prisma 7 (@prisma/adapter-pg)', (target) 
     });
 
     it('50 concurrent callers on a pool of 5 (queries and transactions): all served, the server never sees more than 5', async () => {
-      let peak = 0;
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          peak = Math.max(peak, (await sessions()).length);
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      })();
-      const results = await Promise.all(
+      const { result: results, peak } = await peakDuring(async () => (await sessions()).length, () => Promise.all(
         Array.from({ length: 50 }, (_, i) =>
           i % 2 === 0
             ? prisma.$queryRawUnsafe<{ n: number }[]>('SELECT $1::int AS n', i).then((rows) => rows[0]?.n)
             : prisma.$transaction(async (tx) => (await tx.$queryRawUnsafe<{ n: number }[]>('SELECT $1::int AS n', i))[0]?.n, TX),
         ),
-      );
-      sampling = false;
-      await sampler;
+      ));
       assert.deepEqual(results, Array.from({ length: 50 }, (_, i) => i));
       assert.ok(peak >= 1 && peak <= 5, `the server saw at most 5 sessions (peak ${peak})`);
       assert.ok(pool.totalCount <= 5);
@@ -165,14 +147,7 @@ await describeOnPostgres('PgPool under Prisma 7 (@prisma/adapter-pg)', (target) 
       const running = prisma
         .$transaction(async (tx) => tx.$queryRawUnsafe('SELECT pg_sleep(30)'), { ...TX, timeout: 60_000 })
         .then(() => null, (error: unknown) => error);
-      let busy: number[] = [];
-      assert.ok(
-        await waitFor(async () => {
-          busy = (await sessions()).filter((session) => session.state === 'active').map((session) => session.id);
-          return busy.length === 1;
-        }, 5000),
-        'the transaction is running on the server',
-      );
+      const busy = await theOneBusy(async () => (await sessions()).filter((session) => session.state === 'active').map((session) => session.id), 'the transaction is running on the server');
       await admin.kill(busy);
       const failure = await running;
       assert.ok(failure instanceof Error, 'the request failed');
@@ -185,14 +160,7 @@ await describeOnPostgres('PgPool under Prisma 7 (@prisma/adapter-pg)', (target) 
 
     it('a connection killed mid-query outside a transaction (pool.query): that request fails, the next one runs', async () => {
       const running = prisma.$queryRawUnsafe('SELECT pg_sleep(30)').then(() => null, (error: unknown) => error);
-      let busy: number[] = [];
-      assert.ok(
-        await waitFor(async () => {
-          busy = (await sessions()).filter((session) => session.state === 'active').map((session) => session.id);
-          return busy.length === 1;
-        }, 5000),
-        'the query is running on the server',
-      );
+      const busy = await theOneBusy(async () => (await sessions()).filter((session) => session.state === 'active').map((session) => session.id), 'the query is running on the server');
       await admin.kill(busy);
       const failure = await running;
       assert.ok(failure instanceof Error, 'the request failed');

@@ -16,7 +16,7 @@ import { sql as dsql } from 'drizzle-orm';
 import { ArgumentError, createPool, QueuePool } from '../../src/index.js';
 import { pgDialect, PgPool } from '../../src/drivers/pg/index.js';
 import type { PgPoolClient } from '../../src/drivers/pg/index.js';
-import { describeOnPgBouncer, startPgBouncer } from '../support/pgbouncer.js';
+import { describeOnPgBouncer, startPgBouncer, withPgClient } from '../support/pgbouncer.js';
 import type { PgBouncer } from '../support/pgbouncer.js';
 import { quietLogger, waitFor } from './contract.js';
 
@@ -74,16 +74,6 @@ async function recoveries(apps: App[], id: number, at: number): Promise<Recovere
   return apps.map((app) => app.recovered.get(id) as Recovered);
 }
 
-async function direct<T>(url: string, work: (client: pg.Client) => Promise<T>, config: pg.ClientConfig = {}): Promise<T> {
-  const client = new pg.Client({ connectionString: url, ...config });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 /** Connected clients to `url`, ended by `after`. */
 function clients(url: string): { open(): Promise<pg.Client>; endAll(): Promise<void> } {
@@ -393,7 +383,7 @@ await describeOnPgBouncer('lifeguard', (target) => {
         control.on('notification', (n) => { heard.push(`direct:${n.payload ?? ''}`); });
         await listener.query('LISTEN lg_pgb_channel');
         await control.query('LISTEN lg_pgb_channel');
-        await direct(target.url, (client) => client.query("NOTIFY lg_pgb_channel, 'hello'"));
+        await withPgClient(target.url, (client) => client.query("NOTIFY lg_pgb_channel, 'hello'"));
         assert.ok(await waitFor(() => heard.includes('direct:hello'), 5000), 'a direct connection hears it');
         // The server sends it to the listening backend too: when no client is linked to that server connection
         // PgBouncer drops it ("got packet 'A' from server when not linked"); when one is, that client gets it.
@@ -411,7 +401,7 @@ await describeOnPgBouncer('lifeguard', (target) => {
     });
 
     it("startup parameters such as pg's statement_timeout are refused by PgBouncer", async () => {
-      await assert.rejects(direct(one.url, (client) => client.query('SELECT 1'), { statement_timeout: 1000 }), /unsupported startup parameter: statement_timeout/);
+      await assert.rejects(withPgClient(one.url, (client) => client.query('SELECT 1'), { statement_timeout: 1000 }), /unsupported startup parameter: statement_timeout/);
       const pool = await createPool<pg.Client>(one.url, { pgbouncer: 'transaction', connectOptions: { statement_timeout: 1000 }, logger: quietLogger });
       try {
         await assert.rejects(pool.connect(), /unsupported startup parameter: statement_timeout/);

@@ -87,7 +87,12 @@ async function freePort(): Promise<number> {
 }
 
 async function onDirect<T>(target: ServerTarget, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: target.url, application_name: 'lg_pgbouncer_harness' });
+  return withPgClient(target.url, work, { application_name: 'lg_pgbouncer_harness' });
+}
+
+/** Runs `work` on one plain pg client connected to `url` (PostgreSQL or PgBouncer), closed after. */
+export async function withPgClient<T>(url: string, work: (client: pg.Client) => Promise<T>, config: pg.ClientConfig = {}): Promise<T> {
+  const client = new pg.Client({ connectionString: url, ...config });
   client.on('error', () => {});
   await client.connect();
   try {
