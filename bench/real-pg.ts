@@ -233,8 +233,10 @@ export async function runRealPg(options: RealPgOptions): Promise<RealPgResults> 
   try {
     for (const workload of WORKLOADS) {
       results.workloads[workload] = {};
-      // Warm-up: opens every connection and lets both code paths settle.
-      for (const [, run] of runners) await run(workload, callers, Math.max(1, Math.ceil(perCaller / 4)));
+      // Warm-up: opens every connection and lets every code path reach V8's optimized tier. A quarter
+      // of a sample was too little: the side with more JavaScript on its path (PgPool's face, the
+      // pool's hooks) was still being optimized in the first rounds, and lost 25-30% there.
+      for (const [, run] of runners) await run(workload, callers, Math.max(1, perCaller * 3));
     }
     for (let round = 0; round < rounds; round++) {
       for (const workload of WORKLOADS) {
