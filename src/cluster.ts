@@ -9,6 +9,7 @@
  * replica, then to the primary, so a caller never sees a dead replica's error while the primary
  * answers.
  */
+import { monotonicNow } from './clock.js';
 import { createPool } from './create-pool.js';
 import type { CreatePoolOptions } from './create-pool.js';
 import { redactUrl } from './drivers/url.js';
@@ -94,7 +95,7 @@ export class Cluster<C> {
     for (let step = 0; step < count; step++) {
       const index = (start + step) % count;
       const health = this.#health[index] as ReplicaHealth;
-      if (health.retryAt > performance.now()) continue;
+      if (health.retryAt > monotonicNow()) continue;
       const reader = this.readers[index] as Pool<C>;
       try {
         const pooled = await reader.connect(poolOptions);
@@ -106,7 +107,7 @@ export class Cluster<C> {
         if (poolOptions?.signal?.aborted === true || this.#closing !== null) throw error;
         const backoff = Math.min(REPLICA_BACKOFF_MIN_MS * 2 ** health.failures, REPLICA_BACKOFF_MAX_MS);
         health.failures++;
-        health.retryAt = performance.now() + backoff;
+        health.retryAt = monotonicNow() + backoff;
         const reason = error instanceof Error ? error.message : String(error);
         reader._log.warn(`replica checkout failed (${reason}); left out of read checkouts for ${backoff}ms`);
       }

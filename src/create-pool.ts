@@ -13,7 +13,6 @@ import { openMariadb } from './drivers/mariadb/open.js';
 import { openMysql2 } from './drivers/mysql2/open.js';
 import { openPostgres } from './drivers/pg/open.js';
 import type { PgSessionReset } from './drivers/pg/dialect.js';
-import { checkBuiltInDialect, pgbouncerMode } from './drivers/pg/pgbouncer.js';
 import type { PgBouncerMode } from './drivers/pg/pgbouncer.js';
 import { openPglite } from './drivers/pglite/open.js';
 import { redactUrl } from './drivers/url.js';
@@ -130,11 +129,10 @@ export async function createPool<C = unknown>(url: string, options: CreatePoolOp
   if (typeof options !== 'object' || (options as unknown) === null) throw new ArgumentError('createPool: options must be an object');
   const scheme = schemeOf(url);
   const { poolClass, dialect } = options;
-  const pgbouncer = pgbouncerMode(options.pgbouncer, 'createPool');
-  if (pgbouncer !== undefined && scheme !== 'postgres') {
+  // The pg opener reads and checks 'pgbouncer'; no other scheme has a use for it.
+  if (options.pgbouncer !== undefined && scheme !== 'postgres') {
     throw new ArgumentError(`createPool: option 'pgbouncer' is for postgres:// and postgresql:// URLs, not ${scheme}:`);
   }
-  checkBuiltInDialect(pgbouncer, dialect, 'createPool');
   // dialectOptions and connectOptions are read by open(); the pool gets everything else.
   const poolOptions = Object.fromEntries(Object.entries(options).filter(([key]) => !CREATE_POOL_ONLY.has(key)));
   const opened = await OPENERS[scheme](url, options as CreatePoolOptions<unknown>);

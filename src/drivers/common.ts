@@ -33,6 +33,26 @@ export function noop(): void {
   /* deliberately empty */
 }
 
+/** `error` itself when it is an `Error`, else an `Error` with its text (for callbacks and events that promise an `Error`). */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * A driver facade's failure nobody awaits (a `release()` whose return failed): the facade's
+ * `'error'` event when someone listens, else the pool's log. Never an uncaught `'error'`.
+ */
+export function reportUnawaited(
+  facade: { listenerCount(event: string): number; emit(event: string, ...args: unknown[]): boolean },
+  log: { error(message: string, error?: unknown): void },
+  message: string,
+  error: unknown,
+  subject: unknown,
+): void {
+  if (facade.listenerCount('error') > 0) facade.emit('error', asError(error), subject);
+  else log.error(message, error);
+}
+
 function property(value: unknown, name: string): unknown {
   if (value === null || typeof value !== 'object') return undefined;
   return (value as Record<string, unknown>)[name];

@@ -90,7 +90,8 @@ export class LentFaces<Conn extends object> {
     let members: ReadonlyMap<PropertyKey, unknown> = new Map();
     const face = new Proxy(conn, {
       get(target, key) {
-        if (members.has(key)) return members.get(key);
+        const member = members.get(key); // never undefined for a member
+        if (member !== undefined) return member;
         const value: unknown = Reflect.get(target, key, target);
         if (typeof value !== 'function') return value;
         const cached = bound.get(key);

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { ArgumentError, createPool, NullPool, QueuePool, redactUrl, SingletonContextPool, StaticPool } from '../../src/index.js';
 import type { Pool, PooledConnection } from '../../src/index.js';
 import { importDriver } from '../../src/drivers/load.js';
-import { isReachable, mysqlServer, describeOnPostgres } from '../support/servers.js';
+import { describeOnPostgres, whenMysql } from '../support/servers.js';
 import { connOf, quietLogger } from './contract.js';
 
 /** Checks one connection out, runs `fn` on it, returns it. */
@@ -238,21 +238,7 @@ await describeOnPostgres('createPool: postgres:// and postgresql://', (target) =
   });
 });
 
-const mysqlTarget = await mysqlServer();
-if (!isReachable(mysqlTarget)) {
-  if (mysqlTarget.mustFail) {
-    describe(`createPool: mysql:// and mariadb:// on ${mysqlTarget.label}`, () => {
-      it('reaches the MariaDB server', () => {
-        assert.fail(mysqlTarget.reason);
-      });
-    });
-  } else {
-    describe(`createPool: mysql:// and mariadb:// on ${mysqlTarget.label}`, { skip: `SKIPPED: ${mysqlTarget.reason}` }, () => {
-      it('needs a MariaDB server', () => {});
-    });
-  }
-} else {
-  const target = mysqlTarget;
+await whenMysql('createPool: mysql:// and mariadb://', (target) => {
   describe(`createPool: mysql:// and mariadb:// on ${target.label}`, () => {
     it('mysql:// opens mysql2 promise connections', async () => {
       const pool = await createPool<mysql.Connection>(target.url, { prePing: true, dialectOptions: { sessionReset: true } });
@@ -304,4 +290,4 @@ if (!isReachable(mysqlTarget)) {
       await pool.close({ timeout: 2000 });
     });
   });
-}
+});

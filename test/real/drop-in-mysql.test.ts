@@ -21,7 +21,7 @@ import knex from 'knex';
 import { ArgumentError } from '../../src/index.js';
 import { Mysql2Pool } from '../../src/drivers/mysql2/index.js';
 import type { Mysql2PoolConfig, Mysql2PoolConnection } from '../../src/drivers/mysql2/index.js';
-import { isReachable, mysqlServer, uniqueName, withDatabase } from '../support/servers.js';
+import { uniqueName, whenMysql, withDatabase } from '../support/servers.js';
 import type { ServerTarget } from '../support/servers.js';
 import { quietLogger, waitFor } from './contract.js';
 import { messages, peakDuring, Rollback, theOneBusy } from './drop-in-support.js';
@@ -587,21 +587,8 @@ function suite(target: ServerTarget): void {
   });
 }
 
-const target = await mysqlServer();
-if (!isReachable(target)) {
-  if (target.mustFail) {
-    describe(`Mysql2Pool under Kysely, Drizzle and Knex on ${target.label}`, () => {
-      it('reaches the MariaDB server (required under CI=true or with LIFEGUARD_MYSQL_URL)', () => {
-        assert.fail(target.reason);
-      });
-    });
-  } else {
-    describe(`Mysql2Pool under Kysely, Drizzle and Knex on ${target.label}`, { skip: `SKIPPED: ${target.reason}` }, () => {
-      it('needs a MariaDB server', () => {});
-    });
-  }
-} else {
+await whenMysql('Mysql2Pool under Kysely, Drizzle and Knex', (target) => {
   describe(`Mysql2Pool under Kysely, Drizzle and Knex on ${target.label}`, { timeout: 120_000 }, () => {
     suite(target);
   });
-}
+});

@@ -7,14 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { QueuePool } from '../../src/index.js';
 import { mariadbDialect } from '../../src/drivers/mariadb/index.js';
 import { mysql2Dialect } from '../../src/drivers/mysql2/index.js';
-import { isReachable, mysqlServer } from '../support/servers.js';
+import { whenMysql } from '../support/servers.js';
 import { connOf, harnessPool, quietLogger, runDialectContract } from './contract.js';
 import { runDisconnectSuite } from './disconnects.js';
 import { runLifecycleSuite } from './lifecycle.js';
 import { mariadbDriver, mysql2CoreDriver, mysql2Driver, mysqlDisconnectHarness, mysqlHarness } from './mysql-harness.js';
 import type { MysqlDriver } from './mysql-harness.js';
 
-const target = await mysqlServer();
 
 function suite<C>(driver: MysqlDriver<C>, url: string, label: string, sessionResetDialect: Parameters<typeof mysqlHarness<C>>[2]): void {
   describe(`${driver.name} dialect on ${label}`, { timeout: 90_000 }, () => {
@@ -132,20 +131,8 @@ function suite<C>(driver: MysqlDriver<C>, url: string, label: string, sessionRes
   });
 }
 
-if (!isReachable(target)) {
-  if (target.mustFail) {
-    describe(`mysql2 and mariadb dialects on ${target.label}`, () => {
-      it('reaches the MariaDB server (required under CI=true or with LIFEGUARD_MYSQL_URL)', () => {
-        assert.fail(target.reason);
-      });
-    });
-  } else {
-    describe(`mysql2 and mariadb dialects on ${target.label}`, { skip: `SKIPPED: ${target.reason}` }, () => {
-      it('needs a MariaDB server', () => {});
-    });
-  }
-} else {
+await whenMysql('mysql2 and mariadb dialects', (target) => {
   suite(mysql2Driver, target.url, target.label, mysql2Dialect({ sessionReset: true }));
   suite(mysql2CoreDriver, target.url, target.label, mysql2Dialect({ sessionReset: true }));
   suite(mariadbDriver, target.url, target.label, mariadbDialect({ sessionReset: true }));
-}
+});

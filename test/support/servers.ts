@@ -140,6 +140,31 @@ export async function describeOnPostgres(title: string, body: (target: ServerTar
 }
 
 /**
+ * Runs `body(target)` (at the top level: it makes its own `describe`s) when the MariaDB server
+ * answers. When it does not, one test fails and says why under `CI=true` or with
+ * `LIFEGUARD_MYSQL_URL` (a server suite never skips there), and otherwise a suite named `title` is
+ * skipped with the reason.
+ */
+export async function whenMysql(title: string, body: (target: ServerTarget) => void): Promise<void> {
+  const target = await mysqlServer();
+  if (isReachable(target)) {
+    body(target);
+    return;
+  }
+  if (target.mustFail) {
+    describe(`${title} on ${target.label}`, () => {
+      it('reaches the MariaDB server (required under CI=true or with LIFEGUARD_MYSQL_URL)', () => {
+        throw new Error(target.reason);
+      });
+    });
+  } else {
+    describe(`${title} on ${target.label}`, { skip: `SKIPPED: ${target.reason}` }, () => {
+      it('needs a MariaDB server', () => {});
+    });
+  }
+}
+
+/**
  * A fresh embedded PostgreSQL server of the caller's own (for tests that stop and restart it).
  * The caller stops it.
  */

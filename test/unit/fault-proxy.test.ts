@@ -13,7 +13,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import type { FaultMode, FaultProxy } from '../support/fault-proxy.js';
-import { isReachable, mysqlServer, describeOnPostgres } from '../support/servers.js';
+import { describeOnPostgres, whenMysql } from '../support/servers.js';
 
 const WAIT_MS = 5000;
 /** How long a negative check ("no reply") listens. Only ever used to show that something does NOT happen. */
@@ -619,21 +619,7 @@ await describeOnPostgres('fault proxy in front of PostgreSQL, with pg', (server)
   });
 });
 
-const mysqlTarget = await mysqlServer();
-if (!isReachable(mysqlTarget)) {
-  if (mysqlTarget.mustFail) {
-    describe(`fault proxy in front of ${mysqlTarget.label}, with mysql2`, () => {
-      it('reaches the MariaDB server (required under CI=true or with LIFEGUARD_MYSQL_URL)', () => {
-        assert.fail(mysqlTarget.reason);
-      });
-    });
-  } else {
-    describe(`fault proxy in front of ${mysqlTarget.label}, with mysql2`, { skip: `SKIPPED: ${mysqlTarget.reason}` }, () => {
-      it('needs a MariaDB server', () => {});
-    });
-  }
-} else {
-  const server = mysqlTarget;
+await whenMysql('fault proxy, with mysql2', (server) => {
   describe(`fault proxy in front of ${server.label}, with mysql2`, () => {
     let proxy: FaultProxy;
     before(async () => { proxy = await startFaultProxy(targetOf(server.url, 3306)); });
@@ -669,4 +655,4 @@ if (!isReachable(mysqlTarget)) {
       await proxy.waitForOpen(0);
     });
   });
-}
+});

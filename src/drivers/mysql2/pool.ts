@@ -34,6 +34,7 @@ import { driverConnectTimeout } from '../load.js';
 import { isMysqlDisconnect } from '../mysql-family.js';
 import { mysql2Dialect } from './dialect.js';
 import type { Mysql2CoreConnection } from './dialect.js';
+import { asError, noop, reportUnawaited } from '../common.js';
 import { LentFaces } from '../lent.js';
 
 /** A mysql2 callback-API connection as Mysql2Pool drives and lends it. */
@@ -148,7 +149,6 @@ const REFUSED: ReadonlyMap<string, string> = new Map([
   ['pool', 'set by the pool itself'],
 ]);
 
-const noop = (): void => {};
 
 export class Mysql2Pool extends EventEmitter {
   /** mysql2's `pool.config`: the pool options and the connections' `ConnectionConfig`. */
@@ -325,8 +325,7 @@ export class Mysql2Pool extends EventEmitter {
 
   /** A failure nobody awaits: the 'error' event if someone listens, else the log. Never a crash. */
   #failed(error: unknown, lent?: Mysql2PoolConnection): void {
-    if (this.listenerCount('error') > 0) this.emit('error', asError(error), lent);
-    else this.queuePool._log.error('Mysql2Pool: returning a connection failed', error);
+    reportUnawaited(this, this.queuePool._log, 'Mysql2Pool: returning a connection failed', error, lent);
   }
 
   /** Give a lent connection back (mysql2's `pool.releaseConnection(conn)`). */
@@ -448,6 +447,3 @@ function isBroken(conn: Mysql2PoolConnection): boolean {
   return Boolean(state._fatalError) || Boolean(state._protocolError) || state._closing === true || conn.stream?.destroyed === true;
 }
 
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}

@@ -9,7 +9,9 @@
  */
 import { ArgumentError, NoMatchingHostError } from '../../errors.js';
 import type { HostAnswer } from '../../errors.js';
-import { stringProperty } from '../common.js';
+import { monotonicNow } from '../../clock.js';
+import { withDeadline } from '../../deadline.js';
+import { noop, stringProperty } from '../common.js';
 import { parseServerUrl, redactUrl } from '../url.js';
 
 /** libpq's `target_session_attrs` values. */
@@ -194,12 +196,12 @@ export async function openMatching<C extends MatchableClient>(
   discard: (client: C) => void,
   budgetMs: number | undefined,
 ): Promise<C> {
-  const deadline = budgetMs === undefined ? Infinity : performance.now() + budgetMs;
+  const deadline = budgetMs === undefined ? Infinity : monotonicNow() + budgetMs;
   const answers: HostAnswer[] = [];
   let lastError: unknown;
   let fallback: C | null = null;
   for (const host of targets.hosts) {
-    const remaining = deadline - performance.now();
+    const remaining = deadline - monotonicNow();
     if (remaining <= 0) {
       answers.push({ host: host.label, answer: 'not tried (connectTimeout passed)' });
       continue;
@@ -234,16 +236,8 @@ export async function openMatching<C extends MatchableClient>(
   throw new NoMatchingHostError(targets.attrs, answers, lastError === undefined ? undefined : { cause: lastError });
 }
 
+/** `promise` bounded by the walk's deadline (the pool's own connect deadline keeps the caller's process alive). */
 function withinTime<T>(promise: Promise<T>, deadline: number): Promise<T> {
   if (deadline === Infinity) return promise;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error('no answer before connectTimeout'));
-    }, Math.max(0, deadline - performance.now()));
-    timer.unref();
-  });
-  return Promise.race([promise, expired]).finally(() => {
-    clearTimeout(timer);
-  });
+  return withDeadline(promise, Math.max(0, deadline - monotonicNow()), () => new Error('no answer before connectTimeout'), noop, true);
 }

@@ -8,7 +8,7 @@ import { pgDialect } from './dialect.js';
 import type { PgClient } from './dialect.js';
 import { openMatching, parsePgTargets } from './multi-host.js';
 import type { PgHost } from './multi-host.js';
-import { checkNoSessionReset, pgbouncerMode } from './pgbouncer.js';
+import { checkBuiltInDialect, checkNoSessionReset, pgbouncerMode } from './pgbouncer.js';
 
 interface PgModuleClient extends PgClient {
   connect(): Promise<unknown>;
@@ -19,6 +19,7 @@ export async function openPostgres(url: string, options: CreatePoolOptions<unkno
   const targets = parsePgTargets(url);
   if (targets === null) parseServerUrl(url);
   const pgbouncer = pgbouncerMode(options.pgbouncer, 'createPool');
+  checkBuiltInDialect(pgbouncer, options.dialect, 'createPool');
   checkNoSessionReset(pgbouncer, options.dialectOptions?.sessionReset, 'createPool', 'dialectOptions.sessionReset');
   const Client = member(await importDriver('pg', 'postgres'), 'Client', 'pg') as new (config: Record<string, unknown>) => PgModuleClient;
   const timeout = driverConnectTimeout(options);

@@ -28,6 +28,7 @@ import type { QueuePoolOptions } from '../../pools/queue-pool.js';
 import { QueuePool } from '../../pools/queue-pool.js';
 import type { PooledConnection } from '../../pooled-connection.js';
 import { invalid, optionalDuration, optionalInteger } from '../../options.js';
+import { asError, noop, reportUnawaited } from '../common.js';
 import { LentFaces } from '../lent.js';
 import { pgDialect } from './dialect.js';
 import type { PgClient, PgSessionReset } from './dialect.js';
@@ -80,7 +81,6 @@ type Callback<T> = (error: Error | undefined, value?: T) => void;
 type ConnectCallback = (error: Error | undefined, client: PgPoolClient | undefined, release: (destroy?: Error | boolean) => void) => void;
 
 const POOL_ONLY = new Set(['max', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxLifetimeSeconds', 'Client', 'onConnect', 'sessionReset', 'pgbouncer', 'log', 'Promise', 'poolSize']);
-const noop = (): void => {};
 
 interface PgModule {
   Pool: abstract new (...args: never[]) => object;
@@ -219,8 +219,7 @@ export class PgPool extends EventEmitter {
 
   /** A failure nobody awaits (a release): the 'error' event if someone listens, else the log. Never a crash. */
   #failed(error: unknown, client: PgPoolClient): void {
-    if (this.listenerCount('error') > 0) this.emit('error', asError(error), client);
-    else this.pool._log.error('PgPool: returning a client failed', error);
+    reportUnawaited(this, this.pool._log, 'PgPool: returning a client failed', error, client);
   }
 
   /** `pool.query(text | config, values?, callback?)`: one query on a pooled client. */
@@ -310,6 +309,3 @@ const LIFEGUARD_OPTIONS = new Set([
   'connectTimeout', 'pingTimeout', 'prePingBypass', 'maxUses', 'allowExitOnIdle', 'leakDetectionThreshold', 'useLifo', 'keepAliveInterval',
 ]);
 
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
