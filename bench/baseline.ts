@@ -18,6 +18,31 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Builds `ref`'s src/ and returns its lifeguard and lifeguard-work pools. */
 export async function baselineFactories(ref: string): Promise<{ factories: SubjectFactory[]; cleanup(): void }> {
+  const build = buildBaseline(ref);
+  try {
+    const built = (await import(build.indexUrl)) as {
+      QueuePool: new (options: QueuePoolOptions<object>) => QueuePool<object>;
+    };
+    return {
+      factories: [lifeguardFactory(false, built.QueuePool, build.name), lifeguardFactory(true, built.QueuePool, build.name)],
+      cleanup: build.cleanup,
+    };
+  } catch (error) {
+    build.cleanup();
+    throw error;
+  }
+}
+
+export interface BaselineBuild {
+  /** `ref(sha)`, or the sha when `ref` is one. */
+  readonly name: string;
+  /** The built `src/index.js`, as a file URL. */
+  readonly indexUrl: string;
+  cleanup: () => void;
+}
+
+/** Builds `ref`'s src/ into a temporary folder (removed by `cleanup`). */
+export function buildBaseline(ref: string): BaselineBuild {
   const dir = mkdtempSync(join(tmpdir(), 'lifeguard-baseline-'));
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], { cwd: root, encoding: 'utf8' }).trim();
@@ -30,12 +55,9 @@ export async function baselineFactories(ref: string): Promise<{ factories: Subje
       cwd: dir,
       encoding: 'utf8',
     });
-    const built = (await import(pathToFileURL(join(dir, 'out/src/index.js')).href)) as {
-      QueuePool: new (options: QueuePoolOptions<object>) => QueuePool<object>;
-    };
-    const name = ref === sha ? sha : `${ref}(${sha})`;
     return {
-      factories: [lifeguardFactory(false, built.QueuePool, name), lifeguardFactory(true, built.QueuePool, name)],
+      name: ref === sha ? sha : `${ref}(${sha})`,
+      indexUrl: pathToFileURL(join(dir, 'out/src/index.js')).href,
       cleanup: () => {
         rmSync(dir, { recursive: true, force: true });
       },

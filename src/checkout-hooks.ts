@@ -29,15 +29,29 @@ function noop(): void {
  * other error (replace just this one). `background` (a keep-alive ping) unrefs the ping's timer.
  */
 export function pingConnection<C>(pool: Pool<C>, conn: C, record: ConnectionRecord<C>, background: boolean): Awaitable<void> {
-  if (pool._log.debugEnabled) pool._log.debug(`Pool ${background ? 'keep-alive' : 'pre'}-ping on connection #${record.id}`);
-  const what = background ? 'Keep-alive ping' : 'Pre-ping';
+  if (pool._log.debugEnabled) logPing(pool, record, background);
   const dialect = pool._dialect;
   let alive: boolean | Promise<boolean>;
   try {
     alive = (dialect.ping as (conn: C) => boolean | Promise<boolean>).call(dialect, conn);
   } catch (error) {
-    throw pingError(pool, conn, record, error, what);
+    throw pingError(pool, conn, record, error, pingName(background));
   }
+  // A synchronous "alive" returns at once; the rest is kept out of this function, so V8 inlines it.
+  return alive === true ? undefined : pingAnswered(pool, conn, record, alive, background);
+}
+
+function logPing<C>(pool: Pool<C>, record: ConnectionRecord<C>, background: boolean): void {
+  pool._log.debug(`Pool ${background ? 'keep-alive' : 'pre'}-ping on connection #${record.id}`);
+}
+
+function pingName(background: boolean): string {
+  return background ? 'Keep-alive ping' : 'Pre-ping';
+}
+
+/** A ping that answered false, or a promise: dead at once, or awaited within `pingTimeout`. */
+function pingAnswered<C>(pool: Pool<C>, conn: C, record: ConnectionRecord<C>, alive: boolean | Promise<boolean>, background: boolean): Awaitable<void> {
+  const what = pingName(background);
   if (!isPromise(alive)) {
     if (!alive) throw new InvalidatePoolError(`${what} failed on connection #${record.id}`);
     return undefined;
@@ -73,9 +87,14 @@ export function runCheckoutHooks<C>(pool: Pool<C>, pooled: PooledConnection<C>, 
   const listeners = pool._events.lists.checkout;
   if (pool._options.prePing && !fresh && !recentlyReturned(pool, record)) {
     const pinged = pingConnection(pool, conn, record, false);
-    if (isPromise(pinged)) return listeners.length === 0 ? pinged : pinged.then(() => emit(listeners, conn, record, pooled));
+    if (isPromise(pinged)) return listeners.length === 0 ? pinged : emitAfter(pinged, listeners, conn, record, pooled);
   }
   return listeners.length === 0 ? undefined : emit(listeners, conn, record, pooled);
+}
+
+/** Kept apart from `runCheckoutHooks`: a closure there would cost every checkout a context allocation. */
+function emitAfter<C>(pinged: Promise<void>, listeners: Parameters<typeof emit>[0], conn: C, record: ConnectionRecord<C>, pooled: PooledConnection<C>): Promise<void> {
+  return pinged.then(() => emit(listeners, conn, record, pooled));
 }
 
 /**

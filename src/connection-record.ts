@@ -282,6 +282,20 @@ export class ConnectionRecord<C> {
    * decide where the record goes. A second checkin warns "Double checkin attempted" and does nothing.
    */
   checkin(): void | Promise<void> {
+    const conn = this.connection;
+    // The common case, kept short so that V8 inlines it into the return path.
+    if (this.#checkouts === 1 && conn !== null && this.finalizeCallbacks.length === 0) {
+      this.#checkouts = 0;
+      const pool = this.#pool;
+      pool._counters.used--;
+      if (pool._stampReturns) this.#lastReturned = monotonicNow();
+      return pool._checkinRecord(this, conn);
+    }
+    return this.#checkinSlow();
+  }
+
+  /** `checkin` of a nested or empty checkout, with finalize callbacks, or a double checkin. */
+  #checkinSlow(): void | Promise<void> {
     if (this.#checkouts === 0) {
       this.#pool._log.warn(`Double checkin attempted on connection #${this.id}`);
       return;

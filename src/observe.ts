@@ -52,7 +52,9 @@ export interface PoolObserver<C> {
  */
 export function addObserver<C>(pool: Pool<C>, observer: PoolObserver<C>): () => void {
   pool._observers = [...pool._observers, observer];
+  pool._watched = true;
   return () => {
     pool._observers = pool._observers.filter((each) => each !== observer);
+    pool._watched = pool._tracksOrigin || pool._observers.length !== 0;
   };
 }

@@ -69,6 +69,8 @@ export abstract class Pool<C> {
   _stampReturns: boolean;
   /** @internal Every checkout records where `connect()` was called (`leakTracking`, `leakDetectionThreshold`). */
   readonly _tracksOrigin: boolean;
+  /** @internal Every checkout carries a caller context: `_tracksOrigin`, or observers attached (one flag for the hot path). */
+  _watched: boolean;
   /**
    * @internal Pool-wide invalidation counter. A connection opened under an older generation is
    * replaced at its next checkout; comparing counters, unlike timestamps, cannot be fooled by a clock.
@@ -103,6 +105,7 @@ export abstract class Pool<C> {
     this._log = new PoolLog(this.loggingName, options.logger ?? console, this._options.echo);
     this.#contextLocal = this._options.useContextLocal || this._alwaysContextLocal();
     this._tracksOrigin = this._options.leakTracking || this._options.leakDetectionThreshold > 0;
+    this._watched = this._tracksOrigin;
     this._stampReturns = this._options.prePingBypass > 0;
     this.#unrefsIdle = this._options.allowExitOnIdle && typeof this._dialect.unref === 'function';
     const dialect = this._dialect;
@@ -200,6 +203,11 @@ export abstract class Pool<C> {
    */
   connect(options?: ConnectOptions): Promise<PooledConnection<C>> {
     if (options === undefined && !this.#contextLocal) return this.#checkout(null, callerContext(this));
+    return this.#connectWith(options);
+  }
+
+  /** `connect()` with options, or with `useContextLocal`. */
+  #connectWith(options: ConnectOptions | undefined): Promise<PooledConnection<C>> {
     if (this.#closed) return Promise.reject(this.#closedError());
     let signal: AbortSignal | null;
     try {
@@ -354,22 +362,29 @@ export abstract class Pool<C> {
   // ---------------------------------------------------------------- checkout
 
   #checkout(signal: AbortSignal | null, context: CallerContext | null): Promise<PooledConnection<C>> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+    if (this.#closed || signal?.aborted === true) return this.#refused(signal);
     let got: ConnectionRecord<C> | Promise<PooledConnection<C>>;
     try {
       got = this._doGet(signal, context);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!(got instanceof ConnectionRecord)) {
-      if (context !== null) startWaiting(context);
-      return got;
-    }
+    if (!(got instanceof ConnectionRecord)) return context === null ? got : this.#queued(got, context);
     const result = this._checkoutRecord(got);
     if (isPromise(result)) return this.#checkoutUnderWay(result, context, signal);
     this._delivered(result, context);
     return Promise.resolve(result);
+  }
+
+  /** A checkout refused before it started: the pool is closed, or the caller's signal already aborted. */
+  #refused(signal: AbortSignal | null): Promise<never> {
+    return Promise.reject(this.#closed ? this.#closedError() : ((signal as AbortSignal).reason as Error));
+  }
+
+  /** The caller joined the queue: its wait starts now. */
+  #queued(waiting: Promise<PooledConnection<C>>, context: CallerContext): Promise<PooledConnection<C>> {
+    startWaiting(context);
+    return waiting;
   }
 
   /** The caller's checkout went async (connecting, pinging): it waits under its deadline. Off the hot path. */
@@ -472,7 +487,13 @@ export abstract class Pool<C> {
     record._checkedOut();
     if (this.#unrefsIdle) record._setRef(true);
     this.#outstanding++;
-    if (justReturned && record.connection !== null) return this.#lend(record, record.connection);
+    const live = record.connection;
+    if (live !== null && (justReturned || !record.isStale())) return this.#lend(record, live);
+    return this.#connectAndLend(record);
+  }
+
+  /** The record is empty or its connection stale: (re)connect it, then lend it. */
+  #connectAndLend(record: ConnectionRecord<C>): Awaitable<PooledConnection<C>> {
     let conn: C | Promise<C>;
     try {
       conn = record.getConnection();
@@ -503,18 +524,24 @@ export abstract class Pool<C> {
     this.#leakGuard.track(pooled);
     record._noteUse();
     const fresh = record._takeFresh();
-    if (this._log.debugEnabled) this._log.debug(`Connection #${record.id} checked out from pool`);
-    if (this._options.prePing || this._events.lists.checkout.length !== 0) {
-      // Synchronous when the ping and the listeners are: each await here would cost ~100 ns.
-      let first: Awaitable<void>;
-      try {
-        first = runCheckoutHooks(this, pooled, record, conn, fresh);
-      } catch (error) {
-        return retryCheckoutHooks(this, pooled, record, conn, Promise.reject(error));
-      }
-      if (isPromise(first)) return retryCheckoutHooks(this, pooled, record, conn, first);
-    }
+    if (this._log.debugEnabled) this.#logCheckedOut(record);
+    if (this._options.prePing || this._events.lists.checkout.length !== 0) return this.#checkoutHooks(pooled, record, conn, fresh);
     return pooled;
+  }
+
+  #logCheckedOut(record: ConnectionRecord<C>): void {
+    this._log.debug(`Connection #${record.id} checked out from pool`);
+  }
+
+  /** Pre-ping and `checkout` listeners: synchronous when both are (each await here would cost ~100 ns). */
+  #checkoutHooks(pooled: PooledConnection<C>, record: ConnectionRecord<C>, conn: C, fresh: boolean): Awaitable<PooledConnection<C>> {
+    let first: Awaitable<void>;
+    try {
+      first = runCheckoutHooks(this, pooled, record, conn, fresh);
+    } catch (error) {
+      return retryCheckoutHooks(this, pooled, record, conn, Promise.reject(error));
+    }
+    return isPromise(first) ? retryCheckoutHooks(this, pooled, record, conn, first) : pooled;
   }
 
   // ---------------------------------------------------------------- the return path
@@ -547,9 +574,14 @@ export abstract class Pool<C> {
     // connection was replaced meanwhile, or one terminated by close({ timeout })).
     if (conn !== null && (record === null || (!record._dead && record.connection === conn))) {
       const reset = this.#reset(conn, record, agent);
-      if (isPromise(reset)) return reset.then(() => this.#afterReset(record, conn));
+      if (isPromise(reset)) return this.#afterResetSettles(reset, record, conn);
     }
     return this.#afterReset(record, conn);
+  }
+
+  /** Kept apart from `#finalize`: a closure there would cost every return a context allocation. */
+  #afterResetSettles(reset: Promise<void>, record: ConnectionRecord<C> | null, conn: C): Promise<void> {
+    return reset.then(() => this.#afterReset(record, conn));
   }
 
   #afterReset(record: ConnectionRecord<C> | null, conn: C | null): Awaitable<void> {
@@ -557,8 +589,31 @@ export abstract class Pool<C> {
     return conn === null ? undefined : this._closeDetached(conn, false);
   }
 
-  /** Never throws: a failed reset is logged and invalidates the connection. */
+  /**
+   * Never throws: a failed reset is logged and invalidates the connection. The common case (the
+   * dialect's reset alone) is kept short, so that V8 inlines it into the return path.
+   */
   #reset(conn: C, record: ConnectionRecord<C> | null, agent: ResetAgent | null): Awaitable<void> {
+    const reset = this.#resetByDialect;
+    if (agent !== null || this._events.lists.reset.length !== 0 || this._log.debugEnabled) return this.#resetFully(conn, record, agent);
+    if (reset === null) return;
+    let done: void | Promise<void>;
+    try {
+      done = reset(conn);
+    } catch (error) {
+      return this.#resetFailed(record, conn, error);
+    }
+    return isPromise(done) ? this.#resetSettles(done, conn, record) : undefined;
+  }
+
+  /** The dialect's reset answered with a promise: bounded if it is a rollback, failures handled. */
+  #resetSettles(done: Promise<void>, conn: C, record: ConnectionRecord<C> | null): Promise<void> {
+    const settled = this._options.resetOnReturn === 'rollback' ? this.#boundedRollback(done, record) : done;
+    return settled.catch((error: unknown) => this.#resetFailed(record, conn, error));
+  }
+
+  /** The reset with `reset` listeners, a reset agent, or debug logging. */
+  #resetFully(conn: C, record: ConnectionRecord<C> | null, agent: ResetAgent | null): Awaitable<void> {
     const listeners = this._events.lists.reset;
     if (listeners.length === 0 && this.#resetByDialect === null) return;
     try {
@@ -612,6 +667,12 @@ export abstract class Pool<C> {
   /** @internal Called by `ConnectionRecord.checkin` once its finalize callbacks ran. */
   _checkinRecord(record: ConnectionRecord<C>, conn: C | null): Awaitable<void> {
     this.#outstanding--;
+    if (this._log.debugEnabled || this._events.lists.checkin.length !== 0) return this.#checkinListeners(record, conn);
+    return this.#putBack(record);
+  }
+
+  /** `_checkinRecord` with debug logging or `checkin` listeners. */
+  #checkinListeners(record: ConnectionRecord<C>, conn: C | null): Awaitable<void> {
     if (this._log.debugEnabled) this._log.debug(`Connection #${record.id} being returned to pool`);
     const listeners = this._events.lists.checkin;
     if (listeners.length !== 0) {
@@ -627,23 +688,31 @@ export abstract class Pool<C> {
    */
   #putBack(record: ConnectionRecord<C>): Awaitable<void> {
     let done: Awaitable<void>;
-    if (record.connection !== null && !record.inUse && record.isStale()) {
-      this._log.info(`Connection #${record.id} closed on return: ${record.staleReason() ?? 'stale'}`);
-      done = record._closeConnection(record._dead).then(() => this._doReturn(record));
-    } else {
+    if (record.connection !== null && !record.inUse && record.isStale()) done = this.#closeStale(record);
+    else {
       done = this._doReturn(record);
       if (this.#unrefsIdle) this._idled(record);
     }
-    if (this.#outstanding === 0 && this.#drainedListeners.length !== 0) {
-      const notify = (): void => {
-        const listeners = this.#drainedListeners;
-        this.#drainedListeners = [];
-        for (const listener of listeners) listener();
-      };
-      if (isPromise(done)) return done.then(notify);
-      notify();
-    }
+    if (this.#outstanding === 0 && this.#drainedListeners.length !== 0) return this.#drained(done);
     return done;
+  }
+
+  /** A stale connection came back: closed, then its empty slot returns. */
+  #closeStale(record: ConnectionRecord<C>): Promise<void> {
+    this._log.info(`Connection #${record.id} closed on return: ${record.staleReason() ?? 'stale'}`);
+    return record._closeConnection(record._dead).then(() => this._doReturn(record));
+  }
+
+  /** The last checkout came back: tell `close()`, once the return is done. */
+  #drained(done: Awaitable<void>): Awaitable<void> {
+    const notify = (): void => {
+      const listeners = this.#drainedListeners;
+      this.#drainedListeners = [];
+      for (const listener of listeners) listener();
+    };
+    if (isPromise(done)) return done.then(notify);
+    notify();
+    return undefined;
   }
 
   /** @internal A record that stays idle stops keeping the process alive (`allowExitOnIdle`). */

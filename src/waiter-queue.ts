@@ -45,16 +45,20 @@ export class WaiterQueue<T, X> {
   readonly #timeout: number;
   readonly #onTimeout: () => Error;
   readonly #deliver: Deliver<T, X>;
+  readonly #delivered: { checkouts: number };
 
   /**
    * @param timeout ms each waiter waits; `Infinity` waits forever.
    * @param onTimeout builds the error a timed-out waiter gets.
    * @param deliver turns a hand-off into what the waiter resolves with.
+   * @param delivered the pool's counters: a hand-off of a ready value to a waiter with a null
+   *   context skips `deliver` and counts the checkout here (what `deliver` would have done).
    */
-  constructor(timeout: number, onTimeout: () => Error, deliver: Deliver<T, X>) {
+  constructor(timeout: number, onTimeout: () => Error, deliver: Deliver<T, X>, delivered: { checkouts: number }) {
     this.#timeout = timeout;
     this.#onTimeout = onTimeout;
     this.#deliver = deliver;
+    this.#delivered = delivered;
   }
 
   get length(): number {
@@ -94,12 +98,20 @@ export class WaiterQueue<T, X> {
   handOff(value: T | Promise<T>): boolean {
     const waiter = this.#head;
     if (waiter === null) return false;
-    const signal = waiter.signal;
     this.#unlink(waiter);
+    if (waiter.context === null && !(value instanceof Promise)) {
+      // The common case, without a call: a checkout ready now, for a caller nobody watches.
+      this.#delivered.checkouts++;
+      waiter.resolve(value);
+    } else this.#deliverTo(waiter, value);
+    return true;
+  }
+
+  /** A hand-off of a checkout still under way, or to a caller something watches: through `deliver`. */
+  #deliverTo(waiter: Waiter<T, X>, value: T | Promise<T>): void {
     let deadline = waiter.deadline;
     if (deadline === Infinity && this.#timeout !== Infinity && value instanceof Promise) deadline = monotonicNow() + this.#timeout;
-    waiter.resolve(this.#deliver(value, waiter.context, signal, deadline));
-    return true;
+    waiter.resolve(this.#deliver(value, waiter.context, waiter.signal, deadline));
   }
 
   /** Reject every waiter with `error` (pool closed). */

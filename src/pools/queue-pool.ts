@@ -86,8 +86,11 @@ export class QueuePool<C> extends Pool<C> {
     const unlimited = this.#poolSize === 0 || this.#maxOverflow === -1;
     this.#capacity = unlimited ? Infinity : this.#poolSize + this.#maxOverflow;
     this.#keepIdle = this.#poolSize === 0 ? Infinity : this.#poolSize;
-    this.#waiters = new WaiterQueue(timeout, () => this.#timeoutError('queue'), (value, context, signal, deadline) =>
-      this._deliverToWaiter(value, context, signal, deadline),
+    this.#waiters = new WaiterQueue(
+      timeout,
+      () => this.#timeoutError('queue'),
+      (value, context, signal, deadline) => this._deliverToWaiter(value, context, signal, deadline),
+      this._counters,
     );
     if (idleTimeout > 0 || keepAliveInterval > 0) this._stampReturns = true;
     this.#housekeeper = Housekeeper.needed(this.#minIdle, idleTimeout, keepAliveInterval, this._options.recycle)
@@ -111,12 +114,21 @@ export class QueuePool<C> extends Pool<C> {
   protected _doGet(signal: AbortSignal | null, context: CallerContext | null): ConnectionRecord<C> | Promise<PooledConnection<C>> {
     const record = this.#useLifo ? this.#idle.pop() : this.#idle.shift();
     if (record !== undefined) {
-      if (this.#minIdle !== 0 && record.connection !== null) this.#housekeeper?.taken();
+      if (this.#minIdle !== 0) this.#taken(record);
       return record;
     }
     if (this.#live < this.#capacity) return this.#newSlot();
-    if (this.#timeout === 0) throw this.#timeoutError('queue');
-    return this.#waiters.wait(signal, context);
+    return this.#timeout === 0 ? this.#noWait() : this.#waiters.wait(signal, context);
+  }
+
+  /** `timeout: 0` and no slot free: fail at once rather than queue. */
+  #noWait(): never {
+    throw this.#timeoutError('queue');
+  }
+
+  /** minIdle: an idle connection is being handed out (not yet counted as used). */
+  #taken(record: ConnectionRecord<C>): void {
+    if (record.connection !== null) this.#housekeeper?.taken();
   }
 
   protected _doReturn(record: ConnectionRecord<C>): void | Promise<void> {
@@ -125,12 +137,17 @@ export class QueuePool<C> extends Pool<C> {
       this.#waiters.handOff(this._checkoutRecord(record, true));
       return;
     }
+    if (record.connection !== null && this.#idle.length < this.#keepIdle && !this.closed) {
+      this.#idle.push(record);
+      if (this.#housekeeper !== null) this.#housekeeper.parked(record);
+      return;
+    }
+    return this.#returnElsewhere(record);
+  }
+
+  /** `_doReturn` of an empty slot, or of one the idle set has no room for. */
+  #returnElsewhere(record: ConnectionRecord<C>): void | Promise<void> {
     if (this.#idle.length < this.#keepIdle && !this.closed) {
-      if (record.connection !== null) {
-        this.#idle.push(record);
-        if (this.#housekeeper !== null) this.#housekeeper.parked(record);
-        return;
-      }
       // A new slot whose connect failed never held a connection: its capacity goes at once (as
       // SQLAlchemy's _dec_overflow). An established slot goes back empty, as in SQLAlchemy.
       if (record._established) {
