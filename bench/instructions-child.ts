@@ -1,7 +1,7 @@
 /**
  * One run under callgrind for `bench/instructions.ts`: `cycles` cycles of one micro-benchmark of
  * the bench (the same `lifeguardFactory` pools and loops), on the QueuePool of the build at
- * `indexUrl`. Prints nothing: callgrind counts the instructions.
+ * `indexUrl`. Prints the cycles completed (callgrind counts the instructions).
  *
  *   node build/bench/instructions-child.js <indexUrl> <uncontended|contended>[-work] <cycles>
  */
@@ -17,6 +17,6 @@ const built = (await import(indexUrl)) as { QueuePool: new (options: QueuePoolOp
 const work = scenario.endsWith('-work');
 // The sizes of `npm run bench`: 8 connections, 64 callers.
 const subject = lifeguardFactory(work, built.QueuePool).create(8, () => ({}));
-if (scenario.startsWith('uncontended')) await subject.uncontended(cycles);
-else await subject.contended(64, Math.ceil(cycles / 64));
+const completed = scenario.startsWith('uncontended') ? await subject.uncontended(cycles) : await subject.contended(64, Math.ceil(cycles / 64));
 await subject.close();
+process.stdout.write(`${completed}\n`);

@@ -6,6 +6,8 @@ import { FACTORIES, runBenchmarks } from '../../bench/harness.js';
 import type { Measurement } from '../../bench/harness.js';
 import type { PgSide } from '../../bench/real-pg.js';
 import { baselineFactories } from '../../bench/baseline.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 function assertComplete(m: Measurement | undefined, what: string, rounds: number): void {
   assert.ok(m, `${what}: no measurement`);
@@ -82,4 +84,14 @@ test('bench --baseline: builds a commit\'s lifeguard and runs it beside this one
   } finally {
     baseline.cleanup();
   }
+});
+
+test('bench:instructions child: each scenario runs its cycles on the build it is given', { timeout: 60_000 }, () => {
+  const child = fileURLToPath(new URL('../../bench/instructions-child.js', import.meta.url));
+  const index = new URL('../../src/index.js', import.meta.url).href;
+  for (const [scenario, expected] of [['uncontended', 1000], ['contended', 1024], ['uncontended-work', 1000], ['contended-work', 1024]] as const) {
+    const out = execFileSync(process.execPath, [child, index, scenario, '1000'], { encoding: 'utf8' });
+    assert.equal(out.trim(), String(expected), `${scenario}: cycles completed`);
+  }
+  assert.throws(() => execFileSync(process.execPath, [child, index, 'uncontended', 'many'], { stdio: 'pipe' }), /usage: instructions-child/);
 });
