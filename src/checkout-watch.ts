@@ -21,8 +21,8 @@ export interface CallerContext {
 
 /** A caller context for a pool that needs one, else null (the common case: nothing to carry). */
 export function callerContext<C>(pool: Pool<C>): CallerContext | null {
-  // Kept small: V8 inlines it into connect() only while it is.
-  return pool._watched || timedChannelsActive() ? newCallerContext(pool) : null;
+  // One flag, kept current by observe.ts: see watchPool.
+  return pool._watched ? newCallerContext(pool) : null;
 }
 
 function newCallerContext<C>(pool: Pool<C>): CallerContext {

@@ -5,6 +5,7 @@
  * and the hot path reads the clock only while something measures times.
  */
 import { channel } from 'node:diagnostics_channel';
+import type { Channel } from 'node:diagnostics_channel';
 import type { ConnectionRecord } from './connection-record.js';
 import type { Pool } from './pool.js';
 import type { PooledConnection } from './pooled-connection.js';
@@ -35,6 +36,76 @@ export function timedChannelsActive(): boolean {
 }
 
 /**
+ * `connect()` decides whether a checkout carries a caller context from one flag, `pool._watched`:
+ * leak tracking, an observer, or a subscriber on `lifeguard:checkout`/`lifeguard:checkin`. Asking
+ * the two channels at every checkout instead cost about 300 instructions a contended cycle
+ * (`npm run bench:instructions`): V8 then optimizes the checkout and return chain worse. Node has
+ * no event for a subscription, so these two channel objects get own `subscribe`, `unsubscribe`,
+ * `bindStore` and `unbindStore` methods that run Node's own and then refresh the flag of every
+ * live pool. `diagnostics_channel.subscribe(name, fn)` and `tracingChannel` call those same
+ * methods. Several copies of lifeguard in one process share the wrappers (a process-wide symbol)
+ * and each refreshes its own pools.
+ */
+const livePools = new Set<WeakRef<Pool<never>>>();
+const forgetPool = new FinalizationRegistry<WeakRef<Pool<never>>>((ref) => {
+  livePools.delete(ref);
+});
+
+/** @internal A new pool: its flag now, and again whenever a subscription changes. */
+export function watchPool<C>(pool: Pool<C>): void {
+  const ref = new WeakRef(pool as unknown as Pool<never>);
+  livePools.add(ref);
+  forgetPool.register(pool, ref);
+  refreshWatched(pool);
+}
+
+/** @internal Recompute `pool._watched` (a subscription or an observer changed). */
+export function refreshWatched<C>(pool: Pool<C>): void {
+  pool._watched = pool._tracksOrigin || pool._observers.length !== 0 || timedChannelsActive();
+}
+
+function refreshAllPools(): void {
+  for (const ref of livePools) {
+    const pool = ref.deref();
+    if (pool !== undefined) refreshWatched(pool);
+  }
+}
+
+const SUBSCRIPTION_WATCHERS = Symbol.for('lifeguard.subscriptionWatchers');
+const SUBSCRIPTION_METHODS = ['subscribe', 'unsubscribe', 'bindStore', 'unbindStore'] as const;
+type WatchedChannel = Channel & { [SUBSCRIPTION_WATCHERS]?: Set<() => void> };
+type ChannelMethod = (this: Channel, ...args: unknown[]) => unknown;
+
+function onSubscriptionChange(target: WatchedChannel, watcher: () => void): void {
+  let watchers = target[SUBSCRIPTION_WATCHERS];
+  if (watchers === undefined) {
+    const all = new Set<() => void>();
+    watchers = all;
+    Object.defineProperty(target, SUBSCRIPTION_WATCHERS, { value: all });
+    for (const name of SUBSCRIPTION_METHODS) {
+      if (typeof (target as unknown as Record<string, unknown>)[name] !== 'function') continue;
+      Object.defineProperty(target, name, {
+        configurable: true,
+        writable: true,
+        value(this: Channel, ...args: unknown[]): unknown {
+          try {
+            // Node's method for the channel's current state (Channel or ActiveChannel).
+            const method = (Object.getPrototypeOf(this) as Record<string, ChannelMethod>)[name] as ChannelMethod;
+            return Reflect.apply(method, this, args);
+          } finally {
+            for (const each of all) each();
+          }
+        },
+      });
+    }
+  }
+  watchers.add(watcher);
+}
+
+onSubscriptionChange(checkoutChannel, refreshAllPools);
+onSubscriptionChange(checkinChannel, refreshAllPools);
+
+/**
  * @internal Per-pool callbacks (what `instrumentPool` attaches). Times are milliseconds from the
  * monotonic clock.
  */
@@ -52,9 +123,9 @@ export interface PoolObserver<C> {
  */
 export function addObserver<C>(pool: Pool<C>, observer: PoolObserver<C>): () => void {
   pool._observers = [...pool._observers, observer];
-  pool._watched = true;
+  refreshWatched(pool);
   return () => {
     pool._observers = pool._observers.filter((each) => each !== observer);
-    pool._watched = pool._tracksOrigin || pool._observers.length !== 0;
+    refreshWatched(pool);
   };
 }

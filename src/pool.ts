@@ -17,7 +17,7 @@ import type { AbandonedCheckout } from './leak-guard.js';
 import { LeakGuard } from './leak-guard.js';
 import { describeError, PoolLog } from './logging.js';
 import type { PoolObserver } from './observe.js';
-import { connectChannel, invalidateChannel, timeoutChannel } from './observe.js';
+import { connectChannel, invalidateChannel, timeoutChannel, watchPool } from './observe.js';
 import type { PoolOptions, ResolvedPoolOptions } from './options.js';
 import { checkClassOptions, invalid, resolvePoolOptions } from './options.js';
 import type { PoolLimits, PoolStats } from './pool-stats.js';
@@ -69,8 +69,11 @@ export abstract class Pool<C> {
   _stampReturns: boolean;
   /** @internal Every checkout records where `connect()` was called (`leakTracking`, `leakDetectionThreshold`). */
   readonly _tracksOrigin: boolean;
-  /** @internal Every checkout carries a caller context: `_tracksOrigin`, or observers attached (one flag for the hot path). */
-  _watched: boolean;
+  /**
+   * @internal Every checkout carries a caller context: `_tracksOrigin`, observers attached, or a
+   * subscriber on the timed channels (one flag for the hot path, kept current by `observe.ts`).
+   */
+  _watched = false;
   /**
    * @internal Pool-wide invalidation counter. A connection opened under an older generation is
    * replaced at its next checkout; comparing counters, unlike timestamps, cannot be fooled by a clock.
@@ -105,7 +108,6 @@ export abstract class Pool<C> {
     this._log = new PoolLog(this.loggingName, options.logger ?? console, this._options.echo);
     this.#contextLocal = this._options.useContextLocal || this._alwaysContextLocal();
     this._tracksOrigin = this._options.leakTracking || this._options.leakDetectionThreshold > 0;
-    this._watched = this._tracksOrigin;
     this._stampReturns = this._options.prePingBypass > 0;
     this.#unrefsIdle = this._options.allowExitOnIdle && typeof this._dialect.unref === 'function';
     const dialect = this._dialect;
@@ -119,6 +121,7 @@ export abstract class Pool<C> {
         if (method !== undefined) this.on(name, method.bind(listener));
       }
     }
+    watchPool(this);
   }
 
   // ---------------------------------------------------------------- strategy hooks

@@ -1,7 +1,8 @@
 // SPEC section 12 on the mock driver: lifeguard/otel's metrics read back through the real
 // OpenTelemetry SDK (an in-memory exporter), and every diagnostics_channel message's shape.
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { channel, subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -258,5 +259,115 @@ describe('diagnostics_channel', () => {
     await (await pool.connect()).close();
     assert.equal(seen.size, 0);
     await pool.close();
+  });
+});
+
+describe('diagnostics_channel: subscriptions made while pools exist', () => {
+  // connect() reads one flag per pool (`_watched`) instead of asking the channels each time; the
+  // channels' own subscribe/unsubscribe/bindStore/unbindStore keep every live pool's flag current.
+  const watched = (pool: Pool<MockConnection>): boolean => (pool as unknown as { _watched: boolean })._watched;
+  const checkoutAndReturn = async (pool: Pool<MockConnection>): Promise<void> => {
+    const pc = await pool.connect();
+    await sleep(5);
+    await pc.close();
+  };
+
+  it('a subscriber that arrives after the pool was built gets checkout and checkin with times, and leaving stops them', async () => {
+    const driver = new MockDriver();
+    const pool = new QueuePool<MockConnection>({ creator: driver.creator, dialect: driver.dialect, poolSize: 1 });
+    await checkoutAndReturn(pool);
+    assert.equal(watched(pool), false, 'nothing watches yet');
+    const checkouts: { waitMs: number }[] = [];
+    const checkins: { useMs: number }[] = [];
+    const onCheckout = (message: unknown): void => { checkouts.push(message as { waitMs: number }); };
+    const onCheckin = (message: unknown): void => { checkins.push(message as { useMs: number }); };
+    subscribe(CHANNELS.checkout, onCheckout);
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated, still used: the hook must see it
+    channel(CHANNELS.checkin).subscribe(onCheckin);
+    assert.equal(watched(pool), true, 'subscribing marked the existing pool');
+    await checkoutAndReturn(pool);
+    assert.equal(checkouts.length, 1);
+    assert.ok(checkouts[0]!.waitMs >= 0 && checkouts[0]!.waitMs < 1000);
+    assert.equal(checkins.length, 1);
+    assert.ok(checkins[0]!.useMs >= 4, `held 5 ms: ${checkins[0]!.useMs}`);
+    unsubscribe(CHANNELS.checkout, onCheckout);
+    assert.equal(watched(pool), true, 'checkin still has a subscriber');
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- as above
+    channel(CHANNELS.checkin).unsubscribe(onCheckin);
+    assert.equal(watched(pool), false, 'the last subscriber left');
+    await checkoutAndReturn(pool);
+    assert.equal(checkouts.length, 1);
+    assert.equal(checkins.length, 1);
+    await pool.close();
+  });
+
+  it('a pool built while a subscriber listens is watched from its first checkout; tracingChannel and bindStore count too', async () => {
+    const driver = new MockDriver();
+    const onCheckin = (): void => {};
+    subscribe(CHANNELS.checkin, onCheckin);
+    const pool = new QueuePool<MockConnection>({ creator: driver.creator, dialect: driver.dialect });
+    try {
+      assert.equal(watched(pool), true);
+    } finally {
+      unsubscribe(CHANNELS.checkin, onCheckin);
+    }
+    assert.equal(watched(pool), false);
+    // A store bound to the channel makes it active (hasSubscribers) too.
+    const store = new AsyncLocalStorage();
+    channel(CHANNELS.checkout).bindStore(store);
+    assert.equal(watched(pool), true, 'bindStore');
+    channel(CHANNELS.checkout).unbindStore(store);
+    assert.equal(watched(pool), false, 'unbindStore');
+    // tracingChannel subscribes through each channel object's own subscribe.
+    const traced = tracingChannel<unknown, object>({
+      start: channel(CHANNELS.checkout),
+      end: channel('lifeguard-test:end'),
+      asyncStart: channel('lifeguard-test:asyncStart'),
+      asyncEnd: channel('lifeguard-test:asyncEnd'),
+      error: channel('lifeguard-test:error'),
+    } as never);
+    const ignore = (): void => {};
+    const handlers = { start: ignore, end: ignore, asyncStart: ignore, asyncEnd: ignore, error: ignore };
+    traced.subscribe(handlers);
+    assert.equal(watched(pool), true, 'tracingChannel');
+    traced.unsubscribe(handlers);
+    assert.equal(watched(pool), false);
+    await pool.close();
+  });
+
+  it('an observer keeps the pool watched whatever the channels do; leak tracking always does', async () => {
+    const driver = new MockDriver();
+    const pool = new QueuePool<MockConnection>({ creator: driver.creator, dialect: driver.dialect });
+    const provider = new MeterProvider();
+    const instrumentation = instrumentPool(pool, { meterProvider: provider });
+    const listener = (): void => {};
+    subscribe(CHANNELS.checkout, listener);
+    unsubscribe(CHANNELS.checkout, listener);
+    assert.equal(watched(pool), true, 'the observer still needs times');
+    instrumentation.unregister();
+    assert.equal(watched(pool), false);
+    const tracked = new QueuePool<MockConnection>({ creator: driver.creator, dialect: driver.dialect, leakTracking: true });
+    subscribe(CHANNELS.checkout, listener);
+    unsubscribe(CHANNELS.checkout, listener);
+    assert.equal(watched(tracked), true);
+    await provider.shutdown();
+    await pool.close();
+    await tracked.close();
+  });
+
+  it('another copy of lifeguard in the process shares the channel hooks through a process-wide symbol', () => {
+    const watchers = (channel(CHANNELS.checkout) as unknown as Record<symbol, Set<() => void>>)[Symbol.for('lifeguard.subscriptionWatchers')];
+    assert.ok(watchers instanceof Set && watchers.size >= 1, 'this copy registered its watcher');
+    let calls = 0;
+    const otherCopy = (): void => { calls++; };
+    watchers.add(otherCopy);
+    try {
+      const listener = (): void => {};
+      subscribe(CHANNELS.checkout, listener);
+      unsubscribe(CHANNELS.checkout, listener);
+      assert.ok(calls >= 2, `the other copy heard the subscribe and the unsubscribe: ${calls}`);
+    } finally {
+      watchers.delete(otherCopy);
+    }
   });
 });
