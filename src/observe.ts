@@ -4,7 +4,7 @@
  * one pool. Both cost nothing when unused: a message is built only when a channel has subscribers,
  * and the hot path reads the clock only while something measures times.
  */
-import { channel } from 'node:diagnostics_channel';
+import { channel, subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Channel } from 'node:diagnostics_channel';
 import type { ConnectionRecord } from './connection-record.js';
 import type { Pool } from './pool.js';
@@ -61,7 +61,7 @@ export function watchPool<C>(pool: Pool<C>): void {
 
 /** @internal Recompute `pool._watched` (a subscription or an observer changed). */
 export function refreshWatched<C>(pool: Pool<C>): void {
-  pool._watched = pool._tracksOrigin || pool._observers.length !== 0 || timedChannelsActive();
+  pool._watched = !subscriptionHookWorks || pool._tracksOrigin || pool._observers.length !== 0 || timedChannelsActive();
 }
 
 function refreshAllPools(): void {
@@ -101,6 +101,32 @@ function onSubscriptionChange(target: WatchedChannel, watcher: () => void): void
   }
   watchers.add(watcher);
 }
+
+/**
+ * Whether a subscription on this Node reaches the wrappers, tried once on a throw-away channel. If
+ * it does not (a Node whose `diagnostics_channel` no longer subscribes through the channel
+ * object's own method), every pool counts as watched: checkouts carry a context and the channels
+ * are asked at delivery, which is correct, only slower.
+ */
+function probeSubscriptionHook(): boolean {
+  try {
+    const probe = channel(`lifeguard:subscription-probe:${process.pid}:${Math.random().toString(36).slice(2)}`) as WatchedChannel;
+    let changes = 0;
+    onSubscriptionChange(probe, () => {
+      changes++;
+    });
+    const listener = (): void => {};
+    subscribe(probe.name, listener);
+    const subscribed = probe.hasSubscribers && changes >= 1;
+    unsubscribe(probe.name, listener);
+    return subscribed && changes >= 2 && !probe.hasSubscribers;
+  } catch {
+    return false;
+  }
+}
+
+/** @internal Exported for the tests. */
+export const subscriptionHookWorks = probeSubscriptionHook();
 
 onSubscriptionChange(checkoutChannel, refreshAllPools);
 onSubscriptionChange(checkinChannel, refreshAllPools);

@@ -10,6 +10,7 @@ import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metric
 import { ArgumentError, CHANNELS, ConnectionRecord, NullPool, PooledConnection, PoolTimeoutError, QueuePool } from '../../src/index.js';
 import type { Pool } from '../../src/index.js';
 import { instrumentPool, TIME_BUCKETS_SECONDS } from '../../src/otel.js';
+import { subscriptionHookWorks } from '../../src/observe.js';
 import { MockDisconnectError, MockDriver } from '../support/mock-driver.js';
 import type { MockConnection } from '../support/mock-driver.js';
 
@@ -353,6 +354,10 @@ describe('diagnostics_channel: subscriptions made while pools exist', () => {
     await provider.shutdown();
     await pool.close();
     await tracked.close();
+  });
+
+  it('the probe at load found that subscriptions on this Node reach the hooks (else every pool would count as watched)', () => {
+    assert.equal(subscriptionHookWorks, true);
   });
 
   it('another copy of lifeguard in the process shares the channel hooks through a process-wide symbol', () => {
