@@ -109,6 +109,26 @@ export class ClosingSet {
   has(conn: object): boolean {
     return this.#closing.has(conn);
   }
+
+  /**
+   * A dialect's `onConnect`: for the connection's whole life, report it dead on `'error'`, and on an
+   * `'end'` that no close of this set began (`endMessage` becomes the error). The `'error'` listener
+   * also keeps a driver from throwing a socket error as an uncaught exception.
+   */
+  watch(conn: DeathSignals, markDead: (error: unknown) => void, endMessage: string): void {
+    conn.on('error', (error: Error) => {
+      if (!this.#closing.has(conn)) markDead(error);
+    });
+    conn.on('end', () => {
+      if (!this.#closing.has(conn)) markDead(new Error(endMessage));
+    });
+  }
+}
+
+/** The two events a driver connection reports its loss by. */
+export interface DeathSignals {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
 }
 
 /**

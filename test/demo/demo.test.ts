@@ -6,11 +6,10 @@
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../demo/embedded-postgres.js';
 import { fakeBinaries, privateDir } from '../support/embedded.js';
 
 const MAIN = fileURLToPath(new URL('../../demo/main.js', import.meta.url));
@@ -40,18 +39,6 @@ function runDemo(args: string[], env: Record<string, string> = {}, timeoutMs = 6
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A port nothing listens on right now (bound and released on loopback). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => { resolve(port); });
     });
   });
 }

@@ -20,11 +20,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pg from 'pg';
+import { freePort } from '../../demo/embedded-postgres.js';
 import { describeOnPostgres, isCI, uniqueName } from './servers.js';
 import type { ServerTarget } from './servers.js';
 
@@ -73,18 +73,6 @@ export interface PgBouncer {
 const ADMIN_USER = 'pgbadmin';
 const CLIENT_USER = 'postgres';
 const DATABASE_ALIAS = 'lg';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => { resolve(port); });
-    });
-  });
-}
 
 async function onDirect<T>(target: ServerTarget, work: (client: pg.Client) => Promise<T>): Promise<T> {
   return withPgClient(target.url, work, { application_name: 'lg_pgbouncer_harness' });

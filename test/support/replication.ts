@@ -13,11 +13,11 @@
  */
 import { execFile } from 'node:child_process';
 import { accessSync, appendFileSync, chmodSync, chownSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from '../../demo/embedded-postgres.js';
 import { isCI } from './servers.js';
 
 const run = promisify(execFile);
@@ -68,23 +68,6 @@ export function replicationPlan(): string {
   const missing = replicationUnavailable();
   if (missing === null) return `the replication suite (a primary and a streaming replica from ${PG_BIN}) runs`;
   return isCI ? `the replication suite will FAIL: ${missing}` : `the replication suite is SKIPPED: ${missing}`;
-}
-
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        const found = typeof address === 'object' && address !== null ? address.port : 0;
-        server.close(() => {
-          resolve(found);
-        });
-      });
-    });
-    if (port !== 5432 && port !== 0) return port;
-  }
 }
 
 /** Runs a PostgreSQL tool as the postgres user. */

@@ -135,12 +135,7 @@ export function mariadbDialect<C extends MariadbConnection = MariadbConnection>(
     },
     isDisconnect: (error: unknown, conn?: C) => isMysqlDisconnect(error) || (conn !== undefined && !conn.isValid()),
     onConnect: (conn: C, markDead: (error: unknown) => void) => {
-      conn.on('error', (error: Error) => {
-        if (!closing.has(conn)) markDead(error);
-      });
-      conn.on('end', () => {
-        if (!closing.has(conn)) markDead(new Error('socket has unexpectedly been closed'));
-      });
+      closing.watch(conn, markDead, 'socket has unexpectedly been closed');
     },
   } satisfies DriverDialect<C>);
 }

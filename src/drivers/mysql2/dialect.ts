@@ -173,12 +173,7 @@ export function mysql2Dialect<C extends Mysql2AnyConnection = Mysql2Connection>(
     unref: (conn: C) => { setSocketRef(socketOf(conn), false); },
     isDisconnect: (error: unknown) => isMysqlDisconnect(error),
     onConnect: (conn: C, markDead: (error: unknown) => void) => {
-      conn.on('error', (error: Error) => {
-        if (!closing.has(conn)) markDead(error);
-      });
-      conn.on('end', () => {
-        if (!closing.has(conn)) markDead(new Error('Connection lost: the server closed the connection'));
-      });
+      closing.watch(conn, markDead, 'Connection lost: the server closed the connection');
     },
   } satisfies DriverDialect<C>);
 }

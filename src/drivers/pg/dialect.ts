@@ -201,12 +201,7 @@ export function pgDialect<C extends PgClient = PgClient>(options: PgDialectOptio
     isDisconnect: (error: unknown) => isPgDisconnect(error),
     onConnect: (client: C, markDead: (error: unknown) => void) => {
       if (pgbouncer === 'transaction') runNamedStatementsUnnamed(client);
-      client.on('error', (error: Error) => {
-        if (!closing.has(client)) markDead(error);
-      });
-      client.on('end', () => {
-        if (!closing.has(client)) markDead(new Error('Connection terminated unexpectedly'));
-      });
+      closing.watch(client, markDead, 'Connection terminated unexpectedly');
     },
   } satisfies DriverDialect<C>);
 }
